@@ -1,0 +1,156 @@
+// WriteKvCache and PagedAttention on every backend against a double
+// reference: GQA/MQA/MHA, mixed prefill + decode batches, chunked prefill
+// (query_len < seq_len) and block tables with non-contiguous blocks.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/backend_test_util.h"
+
+namespace infernum::kernels::testing {
+namespace {
+
+using AttentionTest = BackendOpsTest;
+
+struct Seq {
+  int query_len, seq_len;
+};
+
+struct AttentionCase {
+  int64_t num_heads, num_kv_heads, head_dim, block_size, num_blocks;
+  std::vector<Seq> seqs;
+};
+
+void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
+  const DType act = t.backend().activation_dtype();
+  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim,
+                bs = c.block_size;
+  const int num_seqs = static_cast<int>(c.seqs.size());
+  std::vector<int32_t> qsl = {0}, seq_lens;
+  int64_t max_blocks = 1;
+  int max_q = 0, max_len = 0;
+  for (const Seq& s : c.seqs) {
+    qsl.push_back(qsl.back() + s.query_len);
+    seq_lens.push_back(s.seq_len);
+    max_blocks = std::max<int64_t>(max_blocks, (s.seq_len + bs - 1) / bs);
+    max_q = std::max(max_q, s.query_len);
+    max_len = std::max(max_len, s.seq_len);
+  }
+  // Every sequence gets distinct blocks drawn from a shuffled pool.
+  std::vector<int32_t> pool(c.num_blocks);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::shuffle(pool.begin(), pool.end(), t.rng_);
+  std::vector<int32_t> tables(num_seqs * max_blocks, 0);
+  size_t next = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    for (int64_t b = 0; b < (c.seqs[s].seq_len + bs - 1) / bs; ++b) {
+      ASSERT_LT(next, pool.size()) << "test case needs more blocks";
+      tables[s * max_blocks + b] = pool[next++];
+    }
+  }
+  const int64_t n = qsl.back();
+  const auto q = RoundTo(t.Random(n * nh * hd, -2, 2), act);
+  const auto k_cache =
+      RoundTo(t.Random(c.num_blocks * bs * nkv * hd, -2, 2), act);
+  const auto v_cache = RoundTo(t.Random(c.num_blocks * bs * nkv * hd), act);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  PagedAttentionParams p;
+  p.q = t.Upload(q, act, {n, nh, hd});
+  p.k_cache = t.Upload(k_cache, act, {c.num_blocks, bs, nkv, hd});
+  p.v_cache = t.Upload(v_cache, act, {c.num_blocks, bs, nkv, hd});
+  p.block_tables = t.UploadI32(tables, {num_seqs, max_blocks});
+  p.query_start_loc = t.UploadI32(qsl, {num_seqs + 1});
+  p.seq_lens = t.UploadI32(seq_lens, {num_seqs});
+  p.out = t.Poisoned(act, {n, nh, hd});
+  p.scale = scale;
+  p.num_seqs = num_seqs;
+  p.max_query_len = max_q;
+  p.max_seq_len = max_len;
+  ASSERT_TRUE(t.backend().PagedAttention(p, t.stream()).ok());
+
+  std::vector<double> want(n * nh * hd, 0.0);
+  auto cache_at = [&](const std::vector<float>& cache, int s, int64_t pos,
+                      int64_t kvh) {
+    const int64_t block = tables[s * max_blocks + pos / bs];
+    return &cache[((block * bs + pos % bs) * nkv + kvh) * hd];
+  };
+  for (int s = 0; s < num_seqs; ++s) {
+    for (int r = qsl[s]; r < qsl[s + 1]; ++r) {
+      const int64_t pos = seq_lens[s] - c.seqs[s].query_len + (r - qsl[s]);
+      for (int64_t h = 0; h < nh; ++h) {
+        const int64_t kvh = h / (nh / nkv);
+        std::vector<double> scores(pos + 1);
+        for (int64_t u = 0; u <= pos; ++u) {
+          const float* k = cache_at(k_cache, s, u, kvh);
+          double dot = 0;
+          for (int64_t d = 0; d < hd; ++d)
+            dot += static_cast<double>(q[(r * nh + h) * hd + d]) * k[d];
+          scores[u] = dot * scale;
+        }
+        const double max = *std::max_element(scores.begin(), scores.end());
+        double sum = 0;
+        for (double& sc : scores) sum += (sc = std::exp(sc - max));
+        for (int64_t u = 0; u <= pos; ++u) {
+          const float* v = cache_at(v_cache, s, u, kvh);
+          for (int64_t d = 0; d < hd; ++d)
+            want[(r * nh + h) * hd + d] += scores[u] / sum * v[d];
+        }
+      }
+    }
+  }
+  ExpectClose(t.Download(p.out), want, t.Tol(1e-5),
+              absl::StrCat("nh=", nh, " nkv=", nkv, " hd=", hd, " bs=", bs));
+}
+
+TEST_P(AttentionTest, GqaMixedPrefillDecodeAndChunkedPrefill) {
+  CheckAttention(
+      *this,
+      {8, 2, 64, 16, 40, {{37, 37}, {1, 100}, {20, 50}, {1, 1}, {5, 5}}});
+}
+
+TEST_P(AttentionTest, MhaBlockSizeOneAndOdd) {
+  CheckAttention(*this, {3, 3, 16, 1, 30, {{3, 3}, {1, 9}, {2, 11}}});
+  CheckAttention(*this, {4, 2, 8, 3, 20, {{4, 10}, {1, 7}, {6, 6}}});
+}
+
+TEST_P(AttentionTest, MqaLongContextHeadDim128) {
+  CheckAttention(*this,
+                 {4, 1, 128, 32, 24, {{1, 300}, {65, 65}, {1, 33}, {16, 180}}});
+}
+
+TEST_P(AttentionTest, DecodeBatch) {
+  std::vector<Seq> seqs;
+  for (int s = 0; s < 12; ++s) seqs.push_back({1, 1 + 23 * s});
+  CheckAttention(*this, {6, 2, 32, 16, 120, seqs});
+}
+
+TEST_P(AttentionTest, WriteKvCacheScattersAndSkips) {
+  const int64_t nkv = 2, hd = 8, bs = 4, num_blocks = 5, n = 5, row = nkv * hd;
+  const auto k_cache = RoundTo(Random(num_blocks * bs * row), act());
+  const auto v_cache = RoundTo(Random(num_blocks * bs * row), act());
+  const auto k = RoundTo(Random(n * row), act());
+  const auto v = RoundTo(Random(n * row), act());
+  const std::vector<int32_t> slots = {13, -1, 0, 19, 6};  // -1: not written.
+  WriteKvCacheParams p{
+      Upload(k, act(), {n, nkv, hd}), Upload(v, act(), {n, nkv, hd}),
+      Upload(k_cache, act(), {num_blocks, bs, nkv, hd}),
+      Upload(v_cache, act(), {num_blocks, bs, nkv, hd}), UploadI32(slots, {n})};
+  ASSERT_TRUE(backend().WriteKvCache(p, stream()).ok());
+  std::vector<double> want_k(k_cache.begin(), k_cache.end());
+  std::vector<double> want_v(v_cache.begin(), v_cache.end());
+  for (int64_t i = 0; i < n; ++i) {
+    if (slots[i] < 0) continue;
+    std::copy(&k[i * row], &k[(i + 1) * row], &want_k[slots[i] * row]);
+    std::copy(&v[i * row], &v[(i + 1) * row], &want_v[slots[i] * row]);
+  }
+  ExpectClose(Download(p.k_cache), want_k, 0, "k_cache");
+  ExpectClose(Download(p.v_cache), want_v, 0, "v_cache");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, AttentionTest,
+                         ::testing::ValuesIn(AllBackendCases()),
+                         BackendCaseName);
+
+}  // namespace
+}  // namespace infernum::kernels::testing

@@ -1,0 +1,23 @@
+// CreateBackend (backend.h): maps BackendOptions::name to an implementation.
+#include "absl/strings/str_cat.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_backend.h"
+
+namespace infernum::kernels {
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
+    const BackendOptions& options) {
+  if (options.name == "cpu") {
+    if (options.num_threads < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("num_threads must be >= 0, got ", options.num_threads));
+    }
+    return CreateCpuBackend(options.num_threads);
+  }
+  if (options.name == "cuda")
+    return absl::UnavailableError("CUDA backend not built");
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown backend '", options.name, "' (expected cpu or cuda)"));
+}
+
+}  // namespace infernum::kernels

@@ -1,0 +1,207 @@
+// WriteKvCache and PagedAttention over an f32 paged KV cache.
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "kernels/cpu/cpu_context.h"
+#include "kernels/cpu/validate.h"
+
+namespace infernum::kernels::cpu {
+namespace {
+constexpr auto kF32 = DType::kF32;
+constexpr auto kI32 = DType::kI32;
+
+absl::Status CheckCaches(std::string_view op, const Tensor& k_cache,
+                         const Tensor& v_cache) {
+  RETURN_IF_ERROR(CheckTensor(op, "k_cache", k_cache, 4, {kF32}));
+  RETURN_IF_ERROR(CheckTensor(op, "v_cache", v_cache, 4, {kF32}));
+  return CheckSameShape(op, "k_cache", k_cache, "v_cache", v_cache);
+}
+
+// Geometry of one PagedAttention call, checked against every index it reads.
+struct AttentionPlan {
+  int64_t num_tokens, num_heads, num_kv_heads, head_dim, block_size, max_blocks;
+  int64_t rows_covered;          // query_start_loc[num_seqs].
+  std::vector<int32_t> row_seq;  // Sequence of each covered query row.
+  int64_t max_context = 0;       // Longest context any row attends to.
+};
+
+absl::Status CheckSequences(const PagedAttentionParams& p,
+                            AttentionPlan& plan) {
+  const int32_t* qsl = p.query_start_loc.as<int32_t>();
+  const int32_t* seq_lens = p.seq_lens.as<int32_t>();
+  const int32_t* tables = p.block_tables.as<int32_t>();
+  const int64_t num_blocks = p.k_cache.dim(0);
+  if (qsl[0] != 0)
+    return absl::InvalidArgumentError(
+        "PagedAttention: query_start_loc[0] != 0");
+  for (int s = 0; s < p.num_seqs; ++s) {
+    const int64_t q_len = static_cast<int64_t>(qsl[s + 1]) - qsl[s];
+    const int64_t len = seq_lens[s];
+    const auto bad = [&](std::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PagedAttention: sequence ", s, " ", std::string(what),
+                       " (query_len ", q_len, ", seq_len ", len, ")"));
+    };
+    if (q_len < 0 || qsl[s + 1] > plan.num_tokens)
+      return bad("has bad query_start_loc");
+    if (q_len > len) return bad("has more query rows than context");
+    if (len > plan.max_blocks * plan.block_size)
+      return bad("overflows its block table");
+    if (p.max_seq_len > 0 && len > p.max_seq_len)
+      return bad("exceeds max_seq_len");
+    if (p.max_query_len > 0 && q_len > p.max_query_len)
+      return bad("exceeds max_query_len");
+    const int64_t used_blocks = (len + plan.block_size - 1) / plan.block_size;
+    for (int64_t b = 0; b < used_blocks; ++b) {
+      const int32_t block = tables[s * plan.max_blocks + b];
+      if (block < 0 || block >= num_blocks)
+        return bad(absl::StrCat("uses bad block ", block));
+    }
+    for (int32_t r = qsl[s]; r < qsl[s + 1]; ++r) plan.row_seq.push_back(s);
+    if (q_len > 0) plan.max_context = std::max(plan.max_context, len);
+  }
+  plan.rows_covered = qsl[p.num_seqs];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AttentionPlan> PlanAttention(const PagedAttentionParams& p) {
+  constexpr std::string_view kOp = "PagedAttention";
+  RETURN_IF_ERROR(CheckTensor(kOp, "q", p.q, 3, {kF32}));
+  RETURN_IF_ERROR(CheckCaches(kOp, p.k_cache, p.v_cache));
+  RETURN_IF_ERROR(CheckTensor(kOp, "block_tables", p.block_tables, 2, {kI32}));
+  RETURN_IF_ERROR(
+      CheckTensor(kOp, "query_start_loc", p.query_start_loc, 1, {kI32}));
+  RETURN_IF_ERROR(CheckTensor(kOp, "seq_lens", p.seq_lens, 1, {kI32}));
+  RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 3, {kF32}));
+  RETURN_IF_ERROR(CheckSameShape(kOp, "q", p.q, "out", p.out));
+  RETURN_IF_ERROR(CheckNoAlias(kOp, "q", p.q, "out", p.out));
+  RETURN_IF_ERROR(CheckDim(kOp, "seq_lens", p.seq_lens, 0, p.num_seqs));
+  RETURN_IF_ERROR(
+      CheckDim(kOp, "query_start_loc", p.query_start_loc, 0, p.num_seqs + 1));
+  RETURN_IF_ERROR(CheckDim(kOp, "block_tables", p.block_tables, 0, p.num_seqs));
+  RETURN_IF_ERROR(CheckDim(kOp, "k_cache", p.k_cache, 3, p.q.dim(2)));
+  AttentionPlan plan;
+  plan.num_tokens = p.q.dim(0);
+  plan.num_heads = p.q.dim(1);
+  plan.head_dim = p.q.dim(2);
+  plan.block_size = p.k_cache.dim(1);
+  plan.num_kv_heads = p.k_cache.dim(2);
+  plan.max_blocks = p.block_tables.dim(1);
+  if (plan.num_kv_heads == 0 || plan.num_heads % plan.num_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PagedAttention: ", plan.num_heads,
+        " query heads are not a multiple of ", plan.num_kv_heads, " kv heads"));
+  }
+  if (plan.block_size == 0)
+    return absl::InvalidArgumentError("PagedAttention: block_size 0");
+  RETURN_IF_ERROR(CheckSequences(p, plan));
+  return plan;
+}
+
+// Attention of one query row for the `group` query heads sharing KV head kvh.
+// scratch holds group * (context + head_dim + 1) floats.
+void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
+               const AttentionPlan& plan, int64_t row, int64_t kvh,
+               float* scratch) {
+  const VecKernels& vec = *ctx.vec;
+  const int64_t hd = plan.head_dim, bs = plan.block_size,
+                nkv = plan.num_kv_heads;
+  const int64_t group = plan.num_heads / nkv;
+  const int32_t s = plan.row_seq[row];
+  const int32_t* qsl = p.query_start_loc.as<int32_t>();
+  const int64_t q_len = qsl[s + 1] - qsl[s];
+  const int64_t context =
+      p.seq_lens.as<int32_t>()[s] - q_len + (row - qsl[s]) + 1;
+  const int32_t* table = p.block_tables.as<int32_t>() + s * plan.max_blocks;
+  const float* q = p.q.as<float>() + (row * plan.num_heads + kvh * group) * hd;
+  float* out = p.out.as<float>() + (row * plan.num_heads + kvh * group) * hd;
+  float* scores = scratch;                 // [group][context]
+  float* acc = scratch + group * context;  // [group][hd]
+  float* inv_sum = acc + group * hd;       // [group]
+  const auto kv_offset = [&](int64_t t) {
+    return ((static_cast<int64_t>(table[t / bs]) * bs + t % bs) * nkv + kvh) *
+           hd;
+  };
+  const float* k_cache = p.k_cache.as<float>();
+  const float* v_cache = p.v_cache.as<float>();
+  for (int64_t t = 0; t < context; ++t) {
+    const float* k = k_cache + kv_offset(t);
+    for (int64_t g = 0; g < group; ++g) {
+      scores[g * context + t] = vec.dot(q + g * hd, k, hd) * p.scale;
+    }
+  }
+  for (int64_t g = 0; g < group; ++g) {
+    float* sg = scores + g * context;
+    const float sum = vec.exp_shift_sum(sg, vec.max(sg, context), sg, context);
+    inv_sum[g] = 1.0f / sum;
+    std::fill(acc + g * hd, acc + (g + 1) * hd, 0.0f);
+  }
+  for (int64_t t = 0; t < context; ++t) {
+    const float* v = v_cache + kv_offset(t);
+    for (int64_t g = 0; g < group; ++g)
+      vec.axpy(scores[g * context + t], v, acc + g * hd, hd);
+  }
+  for (int64_t g = 0; g < group; ++g)
+    vec.scale(acc + g * hd, inv_sum[g], out + g * hd, hd);
+}
+
+}  // namespace
+
+absl::Status WriteKvCache(const CpuContext& ctx, const WriteKvCacheParams& p) {
+  constexpr std::string_view kOp = "WriteKvCache";
+  RETURN_IF_ERROR(CheckTensor(kOp, "k", p.k, 3, {kF32}));
+  RETURN_IF_ERROR(CheckTensor(kOp, "v", p.v, 3, {kF32}));
+  RETURN_IF_ERROR(CheckSameShape(kOp, "k", p.k, "v", p.v));
+  RETURN_IF_ERROR(CheckCaches(kOp, p.k_cache, p.v_cache));
+  RETURN_IF_ERROR(CheckDim(kOp, "k_cache", p.k_cache, 2, p.k.dim(1)));
+  RETURN_IF_ERROR(CheckDim(kOp, "k_cache", p.k_cache, 3, p.k.dim(2)));
+  RETURN_IF_ERROR(CheckTensor(kOp, "slot_mapping", p.slot_mapping, 1, {kI32}));
+  RETURN_IF_ERROR(CheckDim(kOp, "slot_mapping", p.slot_mapping, 0, p.k.dim(0)));
+  const int64_t n = p.k.dim(0);
+  const int64_t num_slots = p.k_cache.dim(0) * p.k_cache.dim(1);
+  const int64_t row = p.k.row_size();
+  const int32_t* slots = p.slot_mapping.as<int32_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    if (slots[i] >= num_slots) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("WriteKvCache: slot_mapping[", i, "] = ", slots[i],
+                       " >= ", num_slots, " slots"));
+    }
+  }
+  ParallelRows(ctx, n, row, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      if (slots[i] < 0) continue;
+      std::copy_n(p.k.as<float>() + i * row, row,
+                  p.k_cache.as<float>() + slots[i] * row);
+      std::copy_n(p.v.as<float>() + i * row, row,
+                  p.v_cache.as<float>() + slots[i] * row);
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status PagedAttention(const CpuContext& ctx,
+                            const PagedAttentionParams& p) {
+  ASSIGN_OR_RETURN(const AttentionPlan plan, PlanAttention(p));
+  const int64_t nkv = plan.num_kv_heads;
+  const int64_t group = plan.num_heads / nkv;
+  const int64_t row_size = plan.num_heads * plan.head_dim;
+  // Rows no sequence owns are zeroed so the output is fully defined.
+  std::fill(p.out.as<float>() + plan.rows_covered * row_size,
+            p.out.as<float>() + plan.num_tokens * row_size, 0.0f);
+  const int64_t items = plan.rows_covered * nkv;
+  const int64_t scratch_floats = group * (plan.max_context + plan.head_dim + 1);
+  const int64_t grain =
+      std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plan.max_context));
+  ParallelDynamic(ctx, items, grain, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(scratch_floats);
+    for (int64_t item = begin; item < end; ++item) {
+      AttendRow(ctx, p, plan, item / nkv, item % nkv, scratch.data());
+    }
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace infernum::kernels::cpu

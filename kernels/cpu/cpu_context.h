@@ -1,0 +1,68 @@
+// Internal to the CPU backend: the context every CPU op runs with, and the
+// op entry points cpu_backend.cc dispatches to (one family per .cc file).
+// Each op validates its params (InvalidArgument on a bad shape, dtype or
+// index) before writing anything, then runs to completion.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/status.h"
+#include "common/thread_pool.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/vec_kernels.h"
+#include "kernels/ops.h"
+
+namespace infernum::kernels::cpu {
+
+struct CpuContext {
+  ThreadPool* pool = nullptr;
+  CpuIsa isa = CpuIsa::kScalar;
+  const VecKernels* vec = nullptr;  // GetVecKernels(isa).
+};
+
+// Below this many element operations an op runs on the caller alone: waking
+// the pool costs more than it saves.
+inline constexpr int64_t kMinParallelWork = 1 << 15;
+
+// Runs fn(begin, end) over [0, rows), on the pool when rows * work_per_row is
+// large enough to be worth it, else inline.
+inline void ParallelRows(const CpuContext& ctx, int64_t rows,
+                         int64_t work_per_row,
+                         const std::function<void(int64_t, int64_t)>& fn) {
+  if (rows <= 0) return;
+  if (rows == 1 || rows * work_per_row < kMinParallelWork ||
+      ctx.pool->num_threads() == 1) {
+    fn(0, rows);
+    return;
+  }
+  ctx.pool->ParallelFor(rows, fn);
+}
+
+// Runs fn(begin, end) over [0, items) in chunks of `grain` items handed out
+// dynamically to the pool's threads (for uneven work such as attention rows).
+void ParallelDynamic(
+    const CpuContext& ctx, int64_t items, int64_t grain,
+    const std::function<void(int64_t, int64_t)>& fn);  // cpu_backend.cc
+
+absl::Status Embedding(const CpuContext& ctx,
+                       const EmbeddingParams& p);  // elementwise.cc
+absl::Status SiluMul(const CpuContext& ctx,
+                     const SiluMulParams& p);                 // elementwise.cc
+absl::Status Add(const CpuContext& ctx, const AddParams& p);  // elementwise.cc
+absl::Status Cast(const CpuContext& ctx,
+                  const CastParams& p);  // elementwise.cc
+absl::Status RmsNorm(const CpuContext& ctx,
+                     const RmsNormParams& p);                   // norm_rope.cc
+absl::Status Rope(const CpuContext& ctx, const RopeParams& p);  // norm_rope.cc
+absl::Status Softmax(const CpuContext& ctx,
+                     const SoftmaxParams& p);  // softmax.cc
+absl::Status Argmax(const CpuContext& ctx,
+                    const ArgmaxParams& p);  // softmax.cc
+absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p);  // matmul.cc
+absl::Status WriteKvCache(const CpuContext& ctx,
+                          const WriteKvCacheParams& p);  // attention.cc
+absl::Status PagedAttention(const CpuContext& ctx,
+                            const PagedAttentionParams& p);  // attention.cc
+
+}  // namespace infernum::kernels::cpu

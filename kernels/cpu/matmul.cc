@@ -1,0 +1,130 @@
+// Matmul: validation, x preparation, the split of output columns across
+// threads, and the portable scalar kernel.
+#include <algorithm>
+#include <vector>
+
+#include "common/status.h"
+#include "kernels/cpu/cpu_context.h"
+#include "kernels/cpu/matmul_kernels.h"
+#include "kernels/cpu/validate.h"
+
+namespace infernum::kernels::cpu {
+namespace {
+
+void ScalarMatmulRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
+  const int64_t k = job.k;
+  std::vector<float> w_row(job.w_dtype == DType::kF32 ? 0 : k);
+  const size_t w_row_bytes = k * DTypeSize(job.w_dtype);
+  for (int64_t j = n_begin; j < n_end; ++j) {
+    const void* w_src = static_cast<const char*>(job.w) + j * w_row_bytes;
+    const float* w = static_cast<const float*>(w_src);
+    if (job.w_dtype != DType::kF32) {
+      ConvertElements(w_src, job.w_dtype, w_row.data(), DType::kF32, k);
+      w = w_row.data();
+    }
+    for (int64_t i = 0; i < job.m; ++i) {
+      const float* x = job.x + i * job.x_stride;
+      float acc[4] = {0, 0, 0, 0};
+      int64_t kk = 0;
+      for (; kk + 4 <= k; kk += 4) {
+        for (int u = 0; u < 4; ++u) acc[u] += x[kk + u] * w[kk + u];
+      }
+      for (; kk < k; ++kk) acc[0] += x[kk] * w[kk];
+      const float dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+      float& o = job.out[i * job.n + j];
+      o = job.accumulate ? o + dot : dot;
+    }
+  }
+}
+
+const MatmulKernel& KernelFor(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512:
+      return Avx512MatmulKernel();
+    case CpuIsa::kAvx2:
+      return Avx2MatmulKernel();
+    case CpuIsa::kScalar:
+      break;
+  }
+  return ScalarMatmulKernel();
+}
+
+// Copies x into `buf` with every full chunk of `chunk` columns reordered as
+// its even-indexed then odd-indexed elements (MatmulJob::x).
+void InterleaveX(const float* x, int64_t m, int64_t k, int chunk,
+                 std::vector<float>& buf) {
+  buf.resize(m * k);
+  const int64_t full = k / chunk * chunk;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* src = x + i * k;
+    float* dst = buf.data() + i * k;
+    for (int64_t c = 0; c < full; c += chunk) {
+      for (int e = 0; e < chunk / 2; ++e) {
+        dst[c + e] = src[c + 2 * e];
+        dst[c + chunk / 2 + e] = src[c + 2 * e + 1];
+      }
+    }
+    std::copy(src + full, src + k, dst + full);
+  }
+}
+
+absl::Status Validate(const MatmulParams& p) {
+  constexpr std::string_view kOp = "Matmul";
+  RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, 2, {DType::kF32}));
+  RETURN_IF_ERROR(
+      CheckTensor(kOp, "w", p.w, 2, {DType::kF32, DType::kBF16, DType::kF16}));
+  RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 2, {DType::kF32}));
+  RETURN_IF_ERROR(CheckDim(kOp, "w", p.w, 1, p.x.dim(1)));
+  RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.x.dim(0)));
+  RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 1, p.w.dim(0)));
+  RETURN_IF_ERROR(CheckNoAlias(kOp, "x", p.x, "out", p.out));
+  return CheckNoAlias(kOp, "w", p.w, "out", p.out);
+}
+
+}  // namespace
+
+const MatmulKernel& ScalarMatmulKernel() {
+  static constexpr MatmulKernel kKernel = {0, 1, ScalarMatmulRange};
+  return kKernel;
+}
+
+absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
+  RETURN_IF_ERROR(Validate(p));
+  const MatmulKernel& kernel = KernelFor(ctx.isa);
+  MatmulJob job;
+  job.m = p.x.dim(0);
+  job.k = p.x.dim(1);
+  job.n = p.w.dim(0);
+  job.x = p.x.as<float>();
+  job.x_stride = job.k;
+  job.w = p.w.data;
+  job.w_dtype = p.w.dtype;
+  job.out = p.out.as<float>();
+  job.accumulate = p.accumulate;
+  if (job.m == 0 || job.n == 0) return absl::OkStatus();
+  std::vector<float> x_buf;
+  if (p.w.dtype == DType::kBF16 && kernel.bf16_interleave > 0 &&
+      job.k >= kernel.bf16_interleave) {
+    InterleaveX(job.x, job.m, job.k, kernel.bf16_interleave, x_buf);
+    job.x = x_buf.data();
+  }
+  // Hand each thread a contiguous run of whole granules of output columns.
+  const int64_t granule = kernel.n_granule;
+  const int64_t units = (job.n + granule - 1) / granule;
+  const int64_t work = job.m * job.n * std::max<int64_t>(job.k, 1);
+  const int threads = static_cast<int>(std::min<int64_t>(
+      units, work < 4 * kMinParallelWork ? 1 : ctx.pool->num_threads()));
+  if (threads <= 1) {
+    kernel.run(job, 0, job.n);
+    return absl::OkStatus();
+  }
+  ctx.pool->RunOnAll([&](int t) {
+    if (t >= threads) return;
+    const int64_t begin = std::min(job.n, units * t / threads * granule);
+    const int64_t end = std::min(job.n, units * (t + 1) / threads * granule);
+    if (begin < end) kernel.run(job, begin, end);
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace infernum::kernels::cpu

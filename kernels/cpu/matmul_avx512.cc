@@ -1,0 +1,184 @@
+// AVX-512 matmul kernel (see matmul_kernels.h).
+//
+// The kernel computes register tiles of MR rows of x by NR rows of w as dot
+// products over the whole of k: MR*NR zmm accumulators, w widened exactly to
+// f32 in registers (bf16: shift/mask of packed pairs, matching the even/odd
+// interleave of x; f16: vcvtph2ps), f32 FMAs, one horizontal sum per output
+// at the end. A thread walks its output columns in panels of w small enough
+// to stay in L2 and reuses each panel for every group of MR rows of x, so a
+// batch of m rows reads w from memory once. Compiled with per-function target
+// attributes, so this file links into binaries that run on any x86-64 CPU;
+// it is only called when DetectCpuIsa() reports AVX-512.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/matmul_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")
+// GCC 12's _mm512_undefined_* trips -Wmaybe-uninitialized when inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace infernum::kernels::cpu {
+namespace {
+
+constexpr int64_t kChunk = 32;                 // k elements per main-loop step.
+constexpr int64_t kPanelBytes = 192 << 10;     // w panel reused across x rows.
+constexpr int64_t kPrefetchBytes = 1024;       // GEMV prefetch distance per w row.
+
+// Widens packed bf16 pairs: lo = even elements, hi = odd elements.
+struct Bf16Weights {
+  using T = uint16_t;
+  static inline void Load(const T* w, __m512& lo, __m512& hi) {
+    const __m512i v = _mm512_loadu_si512(w);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(0xffff0000u)));
+  }
+  static inline __m512 LoadTail(const T* w, __mmask16 mask) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, w));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  }
+};
+
+struct F16Weights {
+  using T = uint16_t;
+  static inline void Load(const T* w, __m512& lo, __m512& hi) {
+    lo = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+    hi = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
+  }
+  static inline __m512 LoadTail(const T* w, __mmask16 mask) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w));
+  }
+};
+
+struct F32Weights {
+  using T = float;
+  static inline void Load(const T* w, __m512& lo, __m512& hi) {
+    lo = _mm512_loadu_ps(w);
+    hi = _mm512_loadu_ps(w + 16);
+  }
+  static inline __m512 LoadTail(const T* w, __mmask16 mask) {
+    return _mm512_maskz_loadu_ps(mask, w);
+  }
+};
+
+// out[i0 + i, j0 + j] for i < MR, j < NR.
+template <int MR, int NR, class W>
+void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) {
+  const int64_t k = job.k;
+  const int64_t k_main = k / kChunk * kChunk;
+  const float* x[MR];
+  const typename W::T* wr[NR];
+  __m512 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) x[i] = job.x + (i0 + i) * job.x_stride;
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) wr[j] = w + (j0 + j) * k;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < k_main; kk += kChunk) {
+    __m512 x0[MR], x1[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      x0[i] = _mm512_loadu_ps(x[i] + kk);
+      x1[i] = _mm512_loadu_ps(x[i] + kk + 16);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      if constexpr (MR == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes, _MM_HINT_T0);
+        if constexpr (sizeof(typename W::T) == 4) {
+          _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes + 64,
+                       _MM_HINT_T0);
+        }
+      }
+      __m512 w0, w1;
+      W::Load(wr[j] + kk, w0, w1);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        acc[i][j] = _mm512_fmadd_ps(w0, x0[i], acc[i][j]);
+        acc[i][j] = _mm512_fmadd_ps(w1, x1[i], acc[i][j]);
+      }
+    }
+  }
+  for (int64_t kk = k_main; kk < k; kk += 16) {
+    const int64_t left = k - kk;
+    const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+    __m512 x0[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) x0[i] = _mm512_maskz_loadu_ps(mask, x[i] + kk);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      const __m512 w0 = W::LoadTail(wr[j] + kk, mask);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_fmadd_ps(w0, x0[i], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    float* out = job.out + (i0 + i) * job.n + j0;
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) {
+      const float sum = _mm512_reduce_add_ps(acc[i][j]);
+      out[j] = job.accumulate ? out[j] + sum : sum;
+    }
+  }
+}
+
+// Tiles of `rows` (1..4) rows of x by NR rows of w.
+template <int NR, class W>
+void TileRows(int rows, const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) {
+  switch (rows) {
+    case 1: return Tile<1, NR, W>(job, w, i0, j0);
+    case 2: return Tile<2, NR, W>(job, w, i0, j0);
+    case 3: return Tile<3, NR, W>(job, w, i0, j0);
+    default: return Tile<4, NR, W>(job, w, i0, j0);
+  }
+}
+
+template <class W>
+void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
+  const auto* w = static_cast<const typename W::T*>(job.w);
+  const int64_t row_bytes = std::max<int64_t>(1, job.k * sizeof(typename W::T));
+  const int64_t panel =
+      job.m <= 4 ? n_end - n_begin : std::max<int64_t>(8, kPanelBytes / row_bytes / 8 * 8);
+  for (int64_t jp = n_begin; jp < n_end; jp += panel) {
+    const int64_t j_end = std::min(n_end, jp + panel);
+    for (int64_t i0 = 0; i0 < job.m; i0 += 4) {
+      const int rows = static_cast<int>(std::min<int64_t>(4, job.m - i0));
+      int64_t j0 = jp;
+      if (rows == 1) {
+        for (; j0 + 8 <= j_end; j0 += 8) Tile<1, 8, W>(job, w, i0, j0);
+      }
+      for (; j0 + 4 <= j_end; j0 += 4) TileRows<4, W>(rows, job, w, i0, j0);
+      for (; j0 < j_end; ++j0) TileRows<1, W>(rows, job, w, i0, j0);
+    }
+  }
+}
+
+void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
+  switch (job.w_dtype) {
+    case DType::kBF16: return RunRange<Bf16Weights>(job, n_begin, n_end);
+    case DType::kF16: return RunRange<F16Weights>(job, n_begin, n_end);
+    default: return RunRange<F32Weights>(job, n_begin, n_end);
+  }
+}
+
+}  // namespace
+
+const MatmulKernel& Avx512MatmulKernel() {
+  static constexpr MatmulKernel kKernel = {static_cast<int>(kChunk), 16, Run};
+  return kKernel;
+}
+
+}  // namespace infernum::kernels::cpu
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options

@@ -1,0 +1,156 @@
+// Matmul throughput on the CPU backend (not a test; run by hand):
+//   BZ=cpu tools/bazelw run -c opt //kernels/cpu:matmul_bench -- [threads]
+// Prints the large-copy memory bandwidth, bf16 GEMV bandwidth against it,
+// and GEMM GFLOP/s for several batch sizes. Weights rotate through enough
+// copies to exceed the last-level cache, as a model's layers do.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/dtype.h"
+
+namespace infernum::kernels {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double CpuNow() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct Timing {
+  double wall;  // Best wall seconds per call.
+  double cpu;   // Mean process CPU seconds per call (includes pool spinning).
+};
+
+// Times repeated calls of fn for ~min_seconds.
+template <class Fn>
+Timing TimeCalls(Fn fn, double min_seconds = 1.0) {
+  fn();  // Warm up.
+  double best = 1e30;
+  const double start = Now(), cpu_start = CpuNow();
+  int calls = 0;
+  while (Now() - start < min_seconds || calls < 3) {
+    const double t0 = Now();
+    fn();
+    best = std::min(best, Now() - t0);
+    ++calls;
+  }
+  return {best, (CpuNow() - cpu_start) / calls};
+}
+
+DeviceBuffer MustAllocate(Backend& backend, size_t bytes) {
+  auto buffer = backend.Allocate(bytes);
+  if (!buffer.ok()) {
+    std::fprintf(stderr, "allocate %zu: %s\n", bytes, buffer.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*buffer);
+}
+
+// 1 GiB memcpy split across `threads` threads; returns GB/s copied.
+double CopyBandwidth(Backend& backend, int threads) {
+  constexpr size_t kBytes = size_t{1} << 30;
+  DeviceBuffer src = MustAllocate(backend, kBytes), dst = MustAllocate(backend, kBytes);
+  std::memset(src.data(), 1, kBytes);
+  std::memset(dst.data(), 0, kBytes);
+  ThreadPool pool(threads);
+  const double t = TimeCalls(
+      [&] {
+        pool.ParallelFor(threads, [&](int64_t b, int64_t e) {
+          const size_t begin = kBytes * b / threads, end = kBytes * e / threads;
+          std::memcpy(static_cast<char*>(dst.data()) + begin,
+                      static_cast<const char*>(src.data()) + begin, end - begin);
+        });
+      },
+      2.0).wall;
+  return kBytes / t / 1e9;
+}
+
+struct Weights {
+  std::vector<DeviceBuffer> copies;
+  int64_t n, k;
+};
+
+Weights MakeBf16Weights(Backend& backend, int64_t n, int64_t k, size_t min_total_bytes) {
+  Weights w{{}, n, k};
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  const size_t bytes = n * k * 2;
+  const size_t copies = std::max<size_t>(1, (min_total_bytes + bytes - 1) / bytes);
+  for (size_t c = 0; c < copies; ++c) {
+    w.copies.push_back(MustAllocate(backend, bytes));
+    auto* p = static_cast<uint16_t*>(w.copies.back().data());
+    for (int64_t i = 0; i < n * k; ++i) p[i] = F32ToBf16(dist(rng));
+  }
+  return w;
+}
+
+// Time per matmul of m rows against one weight copy (rotating copies).
+Timing TimeMatmul(Backend& backend, const Weights& w, int64_t m) {
+  DeviceBuffer x = MustAllocate(backend, m * w.k * 4), out = MustAllocate(backend, m * w.n * 4);
+  std::fill_n(static_cast<float*>(x.data()), m * w.k, 0.5f);
+  size_t next = 0;
+  const int per_call = static_cast<int>(w.copies.size());
+  const Timing t = TimeCalls([&] {
+    for (int c = 0; c < per_call; ++c) {
+      MatmulParams p{Tensor(x.data(), DType::kF32, {m, w.k}),
+                     Tensor(w.copies[next].data(), DType::kBF16, {w.n, w.k}),
+                     Tensor(out.data(), DType::kF32, {m, w.n})};
+      next = (next + 1) % w.copies.size();
+      if (!backend.Matmul(p, backend.default_stream()).ok()) std::exit(1);
+    }
+  });
+  return {t.wall / per_call, t.cpu / per_call};
+}
+
+int Main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
+  auto backend = CreateCpuBackend(threads);
+  std::printf("backend: %s\n", backend->name().c_str());
+  const double copy1 = CopyBandwidth(*backend, 1);
+  const int pool_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  const double copy = CopyBandwidth(*backend, pool_threads);
+  std::printf("memcpy 1 GiB: %.1f GB/s copied with 1 thread, %.1f GB/s with %d threads "
+              "(%.1f GB/s read+write)\n",
+              copy1, copy, pool_threads, 2 * copy);
+
+  constexpr size_t kRotateBytes = size_t{512} << 20;  // Beyond any LLC.
+  const Weights gemv = MakeBf16Weights(*backend, 8192, 2048, kRotateBytes);
+  const double t_gemv = TimeMatmul(*backend, gemv, 1).wall;
+  const double gemv_gbs = 8192.0 * 2048 * 2 / t_gemv / 1e9;
+  std::printf("GEMV bf16 [1 x 2048] x [8192 x 2048]^T: %.1f us, %.1f GB/s weights = %.2f x "
+              "memcpy copy rate, %.2f x memcpy read+write\n",
+              t_gemv * 1e6, gemv_gbs, gemv_gbs / copy, gemv_gbs / (2 * copy));
+
+  const Weights gemm = MakeBf16Weights(*backend, 2048, 2048, kRotateBytes);
+  double t1 = 0;
+  for (int64_t m : {1, 4, 8, 16, 32, 64, 128, 256, 512}) {
+    const Timing timing = TimeMatmul(*backend, gemm, m);
+    const double t = timing.wall;
+    if (m == 1) t1 = t;
+    const double flop = 2.0 * m * 2048 * 2048;
+    std::printf("GEMM bf16 m=%-3lld [%lld x 2048] x [2048 x 2048]^T: %8.1f us  %6.1f GFLOP/s  "
+                "%5.1f x the rows/s of m=1  (%.1f GFLOP per CPU-second)\n",
+                static_cast<long long>(m), static_cast<long long>(m), t * 1e6, flop / t / 1e9,
+                m * t1 / t, flop / timing.cpu / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace infernum::kernels
+
+int main(int argc, char** argv) { return infernum::kernels::Main(argc, argv); }

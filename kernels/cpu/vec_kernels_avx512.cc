@@ -1,0 +1,6 @@
+// TODO(phase 2): Avx512 vector kernels; uses the scalar ones for now.
+#include "kernels/cpu/vec_kernels.h"
+
+namespace infernum::kernels::cpu {
+const VecKernels& Avx512VecKernels() { return ScalarVecKernels(); }
+}  // namespace infernum::kernels::cpu

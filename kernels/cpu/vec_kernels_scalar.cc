@@ -1,0 +1,79 @@
+// Portable scalar VecKernels (the fallback for CPUs without AVX2+FMA).
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/vec_kernels.h"
+
+namespace infernum::kernels::cpu {
+namespace {
+
+float Dot(const float* x, const float* y, int64_t n) {
+  float acc[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int j = 0; j < 4; ++j) acc[j] += x[i + j] * y[i + j];
+  }
+  for (; i < n; ++i) acc[0] += x[i] * y[i];
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+float SumSquares(const float* x, int64_t n) { return Dot(x, x, n); }
+
+float Max(const float* x, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+float ExpShiftSum(const float* x, float shift, float* out, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = std::exp(x[i] - shift);
+    sum += out[i];
+  }
+  return sum;
+}
+
+void Scale(const float* x, float s, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * s;
+}
+
+void ScaleMul(const float* x, float s, const float* w, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * s * w[i];
+}
+
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void AddVec(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void SiluMul(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+}  // namespace
+
+const VecKernels& ScalarVecKernels() {
+  static constexpr VecKernels kKernels = {Dot,         SumSquares, Max,
+                                          ExpShiftSum, Scale,      ScaleMul,
+                                          Axpy,        AddVec,     SiluMul};
+  return kKernels;
+}
+
+const VecKernels& GetVecKernels(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512:
+      return Avx512VecKernels();
+    case CpuIsa::kAvx2:
+      return Avx2VecKernels();
+    case CpuIsa::kScalar:
+      break;
+  }
+  return ScalarVecKernels();
+}
+
+}  // namespace infernum::kernels::cpu

@@ -1,0 +1,108 @@
+// LlamaModel: the Llama / Mistral-layout decoder forward pass over a
+// kernels::Backend, with a paged KV cache.
+//
+// One instance owns the device weights and a grow-on-demand activation
+// workspace; it has no global state. Forward() is not thread-safe (one call
+// at a time per instance).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/backend.h"
+#include "models/forward_batch.h"
+#include "models/io/model_config.h"
+#include "models/io/safetensors.h"
+#include "models/kv_cache.h"
+#include "models/llama/attention.h"
+#include "models/llama/llama_weights.h"
+#include "models/llama/step_inputs.h"
+
+namespace infernum::models {
+
+class LlamaModel {
+ public:
+  // Copies the checkpoint in `source` to `backend` (see LoadLlamaWeights for
+  // the errors). `backend` must outlive the model.
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(
+      const ModelConfig& config, const WeightSource& source,
+      kernels::Backend& backend);
+  // Random weights of `dtype` with the shapes of `config` (--load-format
+  // dummy), deterministic in `seed`.
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> LoadDummy(
+      const ModelConfig& config, kernels::DType dtype, uint64_t seed,
+      kernels::Backend& backend);
+
+  // Runs one forward pass over the flattened `batch` (forward_batch.h).
+  // Writes this step's keys/values into `kv_cache` at batch.slot_mapping and
+  // reads each sequence's context through batch.block_tables. On success
+  // `logits` is resized to logits_indices.size() * vocab_size and holds, row
+  // by row, the f32 logits of the rows batch.logits_indices names (empty when
+  // there are none). The work is complete (stream synchronized) on return.
+  // InvalidArgument for a malformed batch or a cache whose layer count or
+  // head shape does not match the model. `stream` may be null (the backend's
+  // default stream).
+  absl::Status Forward(const ForwardBatch& batch, KvCache& kv_cache,
+                       std::vector<float>& logits, kernels::Stream* stream);
+
+  const ModelConfig& config() const { return config_; }
+  const LlamaWeights& weights() const { return weights_; }
+  kernels::Backend& backend() const { return backend_; }
+  // The cache shape this model needs, in the backend's activation dtype.
+  KvCacheShape MakeKvCacheShape(int num_blocks, int block_size) const;
+
+ private:
+  LlamaModel(const ModelConfig& config, LlamaWeights weights,
+             kernels::Backend& backend);
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Finish(
+      const ModelConfig& config, absl::StatusOr<LlamaWeights> weights,
+      kernels::Backend& backend);
+
+  // Per-token activation buffers for up to `capacity_tokens` rows.
+  struct Activations {
+    kernels::Tensor residual, hidden, normed;  // [n, h]
+    kernels::Tensor qkv, attn;                 // see AttentionArgs
+    kernels::Tensor gate_up, act;              // see MlpArgs
+  };
+  // Buffers for the rows whose logits are wanted.
+  struct LogitsBuffers {
+    kernels::Tensor residual, hidden, normed;  // [m, h]
+    kernels::Tensor logits_act;                // [m, V] act
+    kernels::Tensor logits_f32;                // [m, V] f32 (may alias)
+  };
+
+  absl::Status EnsureWorkspace(int num_tokens, int num_logits, size_t num_meta);
+  absl::Status UploadInputs(const ForwardBatch& batch, kernels::Stream* stream);
+  absl::Status RunLayers(const ForwardBatch& batch, KvCache& kv_cache,
+                         kernels::Stream* stream);
+  absl::Status ComputeLogits(const ForwardBatch& batch,
+                             std::vector<float>& logits,
+                             kernels::Stream* stream);
+  absl::Status CheckCache(const KvCache& kv_cache) const;
+
+  ModelConfig config_;
+  LlamaWeights weights_;
+  kernels::Backend& backend_;
+  kernels::DType act_dtype_;
+  kernels::DeviceBuffer inv_freq_buffer_;
+  kernels::Tensor inv_freq_;
+
+  // Workspace, grown on demand and reused across steps.
+  int token_capacity_ = 0;
+  int logits_capacity_ = 0;
+  size_t meta_capacity_ = 0;  // i32 elements.
+  kernels::DeviceBuffer token_buffer_;
+  kernels::DeviceBuffer logits_buffer_;
+  kernels::DeviceBuffer meta_buffer_;
+  PackedStepInputs packed_;    // Host staging for the step's i32 arrays.
+  kernels::Tensor token_ids_;  // Device views into meta_buffer_ (this step).
+  kernels::Tensor logits_indices_;
+  AttentionMetadata meta_;
+  Activations act_;
+  LogitsBuffers out_;
+};
+
+}  // namespace infernum::models
