@@ -26,6 +26,8 @@ std::vector<BackendCase> AllBackendCases() {
   };
 }
 
+void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.label; }
+
 std::string BackendCaseName(const ::testing::TestParamInfo<BackendCase>& info) {
   return info.param.label;
 }

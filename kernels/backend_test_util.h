@@ -29,6 +29,7 @@ struct BackendCase {
 // and 2 threads, and with 2 threads restricted to AVX2 and to scalar code
 // (on CPUs that lack an ISA the restriction is a no-op). Add CUDA here.
 std::vector<BackendCase> AllBackendCases();
+void PrintTo(const BackendCase& c, std::ostream* os);  // Prints the label.
 std::string BackendCaseName(const ::testing::TestParamInfo<BackendCase>& info);
 
 class BackendOpsTest : public ::testing::TestWithParam<BackendCase> {

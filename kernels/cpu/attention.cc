@@ -115,34 +115,34 @@ void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
   const int64_t context =
       p.seq_lens.as<int32_t>()[s] - q_len + (row - qsl[s]) + 1;
   const int32_t* table = p.block_tables.as<int32_t>() + s * plan.max_blocks;
-  const float* q = p.q.as<float>() + (row * plan.num_heads + kvh * group) * hd;
-  float* out = p.out.as<float>() + (row * plan.num_heads + kvh * group) * hd;
+  const int64_t head_offset = (row * plan.num_heads + kvh * group) * hd;
   float* scores = scratch;                 // [group][context]
   float* acc = scratch + group * context;  // [group][hd]
   float* inv_sum = acc + group * hd;       // [group]
-  const auto kv_offset = [&](int64_t t) {
-    return ((static_cast<int64_t>(table[t / bs]) * bs + t % bs) * nkv + kvh) *
-           hd;
+  // Positions [t0, t0 + bs) of a block are bs rows of nkv * hd floats.
+  AttnBlock block{
+      p.q.as<float>() + head_offset, group, hd, nullptr, nkv * hd, 0, p.scale};
+  const auto block_start = [&](const Tensor& cache, int64_t t0) {
+    return cache.as<float>() +
+           (static_cast<int64_t>(table[t0 / bs]) * bs * nkv + kvh) * hd;
   };
-  const float* k_cache = p.k_cache.as<float>();
-  const float* v_cache = p.v_cache.as<float>();
-  for (int64_t t = 0; t < context; ++t) {
-    const float* k = k_cache + kv_offset(t);
-    for (int64_t g = 0; g < group; ++g) {
-      scores[g * context + t] = vec.dot(q + g * hd, k, hd) * p.scale;
-    }
+  for (int64_t t0 = 0; t0 < context; t0 += bs) {
+    block.k = block_start(p.k_cache, t0);
+    block.count = std::min(bs, context - t0);
+    vec.attn_scores(block, scores + t0, context);
   }
   for (int64_t g = 0; g < group; ++g) {
     float* sg = scores + g * context;
-    const float sum = vec.exp_shift_sum(sg, vec.max(sg, context), sg, context);
-    inv_sum[g] = 1.0f / sum;
-    std::fill(acc + g * hd, acc + (g + 1) * hd, 0.0f);
+    inv_sum[g] =
+        1.0f / vec.exp_shift_sum(sg, vec.max(sg, context), sg, context);
   }
-  for (int64_t t = 0; t < context; ++t) {
-    const float* v = v_cache + kv_offset(t);
-    for (int64_t g = 0; g < group; ++g)
-      vec.axpy(scores[g * context + t], v, acc + g * hd, hd);
+  std::fill(acc, acc + group * hd, 0.0f);
+  for (int64_t t0 = 0; t0 < context; t0 += bs) {
+    block.k = block_start(p.v_cache, t0);
+    block.count = std::min(bs, context - t0);
+    vec.attn_values(scores + t0, context, block, acc);
   }
+  float* out = p.out.as<float>() + head_offset;
   for (int64_t g = 0; g < group; ++g)
     vec.scale(acc + g * hd, inv_sum[g], out + g * hd, hd);
 }

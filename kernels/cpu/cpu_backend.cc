@@ -159,8 +159,10 @@ CpuIsa DetectCpuIsa() {
       __builtin_cpu_supports("avx512dq")) {
     return CpuIsa::kAvx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
     return CpuIsa::kAvx2;
+  }
 #endif
   return CpuIsa::kScalar;
 }

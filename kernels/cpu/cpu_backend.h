@@ -17,7 +17,8 @@ namespace infernum::kernels {
 // Instruction sets the CPU kernels are written for, in increasing order.
 enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
-// The best CpuIsa this CPU supports (avx512f/bw/vl/dq; avx2+fma; else scalar).
+// The best CpuIsa this CPU supports (avx512f/bw/vl/dq; avx2+fma+f16c; else
+// scalar).
 CpuIsa DetectCpuIsa();
 const char* CpuIsaName(CpuIsa isa);
 

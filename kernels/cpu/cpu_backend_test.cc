@@ -18,16 +18,20 @@ TEST(CpuBackendTest, NameIsaAndDTypes) {
   EXPECT_NE(backend->name().find(CpuIsaName(DetectCpuIsa())), std::string::npos)
       << backend->name();
   EXPECT_NE(backend->name().find("2 threads"), std::string::npos);
-  EXPECT_NE(CreateCpuBackend(1, CpuIsa::kScalar)->name().find("scalar"), std::string::npos);
+  EXPECT_NE(CreateCpuBackend(1, CpuIsa::kScalar)->name().find("scalar"),
+            std::string::npos);
 }
 
 TEST(CpuBackendTest, Factory) {
   auto cpu = CreateBackend({"cpu", 1});
   ASSERT_TRUE(cpu.ok());
   EXPECT_EQ((*cpu)->device_type(), DeviceType::kCpu);
-  EXPECT_EQ(CreateBackend({"cuda"}).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(CreateBackend({"tpu"}).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CreateBackend({"cpu", -1}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateBackend({"cuda"}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(CreateBackend({"tpu"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateBackend({"cpu", -1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CpuBackendTest, AllocationsAreAlignedAndOutliveTheBackend) {

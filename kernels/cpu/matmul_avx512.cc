@@ -26,9 +26,9 @@
 namespace infernum::kernels::cpu {
 namespace {
 
-constexpr int64_t kChunk = 32;                 // k elements per main-loop step.
-constexpr int64_t kPanelBytes = 192 << 10;     // w panel reused across x rows.
-constexpr int64_t kPrefetchBytes = 1024;       // GEMV prefetch distance per w row.
+constexpr int64_t kChunk = 32;              // k elements per main-loop step.
+constexpr int64_t kPanelBytes = 192 << 10;  // w panel reused across x rows.
+constexpr int64_t kPrefetchBytes = 1024;    // GEMV prefetch distance per w row.
 
 // Widens packed bf16 pairs: lo = even elements, hi = odd elements.
 struct Bf16Weights {
@@ -36,7 +36,8 @@ struct Bf16Weights {
   static inline void Load(const T* w, __m512& lo, __m512& hi) {
     const __m512i v = _mm512_loadu_si512(w);
     lo = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-    hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(0xffff0000u)));
+    hi = _mm512_castsi512_ps(
+        _mm512_and_si512(v, _mm512_set1_epi32(0xffff0000u)));
   }
   static inline __m512 LoadTail(const T* w, __mmask16 mask) {
     const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, w));
@@ -47,8 +48,10 @@ struct Bf16Weights {
 struct F16Weights {
   using T = uint16_t;
   static inline void Load(const T* w, __m512& lo, __m512& hi) {
-    lo = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
-    hi = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
+    lo = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+    hi = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
   }
   static inline __m512 LoadTail(const T* w, __mmask16 mask) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w));
@@ -68,7 +71,8 @@ struct F32Weights {
 
 // out[i0 + i, j0 + j] for i < MR, j < NR.
 template <int MR, int NR, class W>
-void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) {
+void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
+          int64_t j0) {
   const int64_t k = job.k;
   const int64_t k_main = k / kChunk * kChunk;
   const float* x[MR];
@@ -93,10 +97,12 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) 
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       if constexpr (MR == 1) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes,
+                     _MM_HINT_T0);
         if constexpr (sizeof(typename W::T) == 4) {
-          _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes + 64,
-                       _MM_HINT_T0);
+          _mm_prefetch(
+              reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes + 64,
+              _MM_HINT_T0);
         }
       }
       __m512 w0, w1;
@@ -110,7 +116,8 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) 
   }
   for (int64_t kk = k_main; kk < k; kk += 16) {
     const int64_t left = k - kk;
-    const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+    const __mmask16 mask =
+        left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
     __m512 x0[MR];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) x0[i] = _mm512_maskz_loadu_ps(mask, x[i] + kk);
@@ -118,7 +125,8 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) 
     for (int j = 0; j < NR; ++j) {
       const __m512 w0 = W::LoadTail(wr[j] + kk, mask);
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_fmadd_ps(w0, x0[i], acc[i][j]);
+      for (int i = 0; i < MR; ++i)
+        acc[i][j] = _mm512_fmadd_ps(w0, x0[i], acc[i][j]);
     }
   }
 #pragma GCC unroll 8
@@ -134,12 +142,17 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) 
 
 // Tiles of `rows` (1..4) rows of x by NR rows of w.
 template <int NR, class W>
-void TileRows(int rows, const MatmulJob& job, const typename W::T* w, int64_t i0, int64_t j0) {
+void TileRows(int rows, const MatmulJob& job, const typename W::T* w,
+              int64_t i0, int64_t j0) {
   switch (rows) {
-    case 1: return Tile<1, NR, W>(job, w, i0, j0);
-    case 2: return Tile<2, NR, W>(job, w, i0, j0);
-    case 3: return Tile<3, NR, W>(job, w, i0, j0);
-    default: return Tile<4, NR, W>(job, w, i0, j0);
+    case 1:
+      return Tile<1, NR, W>(job, w, i0, j0);
+    case 2:
+      return Tile<2, NR, W>(job, w, i0, j0);
+    case 3:
+      return Tile<3, NR, W>(job, w, i0, j0);
+    default:
+      return Tile<4, NR, W>(job, w, i0, j0);
   }
 }
 
@@ -148,7 +161,8 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   const auto* w = static_cast<const typename W::T*>(job.w);
   const int64_t row_bytes = std::max<int64_t>(1, job.k * sizeof(typename W::T));
   const int64_t panel =
-      job.m <= 4 ? n_end - n_begin : std::max<int64_t>(8, kPanelBytes / row_bytes / 8 * 8);
+      job.m <= 4 ? n_end - n_begin
+                 : std::max<int64_t>(8, kPanelBytes / row_bytes / 8 * 8);
   for (int64_t jp = n_begin; jp < n_end; jp += panel) {
     const int64_t j_end = std::min(n_end, jp + panel);
     for (int64_t i0 = 0; i0 < job.m; i0 += 4) {
@@ -165,9 +179,12 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
 
 void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   switch (job.w_dtype) {
-    case DType::kBF16: return RunRange<Bf16Weights>(job, n_begin, n_end);
-    case DType::kF16: return RunRange<F16Weights>(job, n_begin, n_end);
-    default: return RunRange<F32Weights>(job, n_begin, n_end);
+    case DType::kBF16:
+      return RunRange<Bf16Weights>(job, n_begin, n_end);
+    case DType::kF16:
+      return RunRange<F16Weights>(job, n_begin, n_end);
+    default:
+      return RunRange<F32Weights>(job, n_begin, n_end);
   }
 }
 

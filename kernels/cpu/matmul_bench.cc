@@ -20,7 +20,8 @@ namespace infernum::kernels {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -54,7 +55,8 @@ Timing TimeCalls(Fn fn, double min_seconds = 1.0) {
 DeviceBuffer MustAllocate(Backend& backend, size_t bytes) {
   auto buffer = backend.Allocate(bytes);
   if (!buffer.ok()) {
-    std::fprintf(stderr, "allocate %zu: %s\n", bytes, buffer.status().ToString().c_str());
+    std::fprintf(stderr, "allocate %zu: %s\n", bytes,
+                 buffer.status().ToString().c_str());
     std::exit(1);
   }
   return std::move(*buffer);
@@ -63,19 +65,24 @@ DeviceBuffer MustAllocate(Backend& backend, size_t bytes) {
 // 1 GiB memcpy split across `threads` threads; returns GB/s copied.
 double CopyBandwidth(Backend& backend, int threads) {
   constexpr size_t kBytes = size_t{1} << 30;
-  DeviceBuffer src = MustAllocate(backend, kBytes), dst = MustAllocate(backend, kBytes);
+  DeviceBuffer src = MustAllocate(backend, kBytes),
+               dst = MustAllocate(backend, kBytes);
   std::memset(src.data(), 1, kBytes);
   std::memset(dst.data(), 0, kBytes);
   ThreadPool pool(threads);
-  const double t = TimeCalls(
-      [&] {
-        pool.ParallelFor(threads, [&](int64_t b, int64_t e) {
-          const size_t begin = kBytes * b / threads, end = kBytes * e / threads;
-          std::memcpy(static_cast<char*>(dst.data()) + begin,
-                      static_cast<const char*>(src.data()) + begin, end - begin);
-        });
-      },
-      2.0).wall;
+  const double t =
+      TimeCalls(
+          [&] {
+            pool.ParallelFor(threads, [&](int64_t b, int64_t e) {
+              const size_t begin = kBytes * b / threads,
+                           end = kBytes * e / threads;
+              std::memcpy(static_cast<char*>(dst.data()) + begin,
+                          static_cast<const char*>(src.data()) + begin,
+                          end - begin);
+            });
+          },
+          2.0)
+          .wall;
   return kBytes / t / 1e9;
 }
 
@@ -84,12 +91,14 @@ struct Weights {
   int64_t n, k;
 };
 
-Weights MakeBf16Weights(Backend& backend, int64_t n, int64_t k, size_t min_total_bytes) {
+Weights MakeBf16Weights(Backend& backend, int64_t n, int64_t k,
+                        size_t min_total_bytes) {
   Weights w{{}, n, k};
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   const size_t bytes = n * k * 2;
-  const size_t copies = std::max<size_t>(1, (min_total_bytes + bytes - 1) / bytes);
+  const size_t copies =
+      std::max<size_t>(1, (min_total_bytes + bytes - 1) / bytes);
   for (size_t c = 0; c < copies; ++c) {
     w.copies.push_back(MustAllocate(backend, bytes));
     auto* p = static_cast<uint16_t*>(w.copies.back().data());
@@ -100,7 +109,8 @@ Weights MakeBf16Weights(Backend& backend, int64_t n, int64_t k, size_t min_total
 
 // Time per matmul of m rows against one weight copy (rotating copies).
 Timing TimeMatmul(Backend& backend, const Weights& w, int64_t m) {
-  DeviceBuffer x = MustAllocate(backend, m * w.k * 4), out = MustAllocate(backend, m * w.n * 4);
+  DeviceBuffer x = MustAllocate(backend, m * w.k * 4),
+               out = MustAllocate(backend, m * w.n * 4);
   std::fill_n(static_cast<float*>(x.data()), m * w.k, 0.5f);
   size_t next = 0;
   const int per_call = static_cast<int>(w.copies.size());
@@ -121,19 +131,24 @@ int Main(int argc, char** argv) {
   auto backend = CreateCpuBackend(threads);
   std::printf("backend: %s\n", backend->name().c_str());
   const double copy1 = CopyBandwidth(*backend, 1);
-  const int pool_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int pool_threads =
+      threads > 0 ? threads
+                  : static_cast<int>(std::thread::hardware_concurrency());
   const double copy = CopyBandwidth(*backend, pool_threads);
-  std::printf("memcpy 1 GiB: %.1f GB/s copied with 1 thread, %.1f GB/s with %d threads "
-              "(%.1f GB/s read+write)\n",
-              copy1, copy, pool_threads, 2 * copy);
+  std::printf(
+      "memcpy 1 GiB: %.1f GB/s copied with 1 thread, %.1f GB/s with %d threads "
+      "(%.1f GB/s read+write)\n",
+      copy1, copy, pool_threads, 2 * copy);
 
   constexpr size_t kRotateBytes = size_t{512} << 20;  // Beyond any LLC.
   const Weights gemv = MakeBf16Weights(*backend, 8192, 2048, kRotateBytes);
   const double t_gemv = TimeMatmul(*backend, gemv, 1).wall;
   const double gemv_gbs = 8192.0 * 2048 * 2 / t_gemv / 1e9;
-  std::printf("GEMV bf16 [1 x 2048] x [8192 x 2048]^T: %.1f us, %.1f GB/s weights = %.2f x "
-              "memcpy copy rate, %.2f x memcpy read+write\n",
-              t_gemv * 1e6, gemv_gbs, gemv_gbs / copy, gemv_gbs / (2 * copy));
+  std::printf(
+      "GEMV bf16 [1 x 2048] x [8192 x 2048]^T: %.1f us, %.1f GB/s weights = "
+      "%.2f x "
+      "memcpy copy rate, %.2f x memcpy read+write\n",
+      t_gemv * 1e6, gemv_gbs, gemv_gbs / copy, gemv_gbs / (2 * copy));
 
   const Weights gemm = MakeBf16Weights(*backend, 2048, 2048, kRotateBytes);
   double t1 = 0;
@@ -142,10 +157,12 @@ int Main(int argc, char** argv) {
     const double t = timing.wall;
     if (m == 1) t1 = t;
     const double flop = 2.0 * m * 2048 * 2048;
-    std::printf("GEMM bf16 m=%-3lld [%lld x 2048] x [2048 x 2048]^T: %8.1f us  %6.1f GFLOP/s  "
-                "%5.1f x the rows/s of m=1  (%.1f GFLOP per CPU-second)\n",
-                static_cast<long long>(m), static_cast<long long>(m), t * 1e6, flop / t / 1e9,
-                m * t1 / t, flop / timing.cpu / 1e9);
+    std::printf(
+        "GEMM bf16 m=%-3lld [%lld x 2048] x [2048 x 2048]^T: %8.1f us  %6.1f "
+        "GFLOP/s  "
+        "%5.1f x the rows/s of m=1  (%.1f GFLOP per CPU-second)\n",
+        static_cast<long long>(m), static_cast<long long>(m), t * 1e6,
+        flop / t / 1e9, m * t1 / t, flop / timing.cpu / 1e9);
   }
   return 0;
 }

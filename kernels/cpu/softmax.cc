@@ -4,23 +4,6 @@
 #include "kernels/cpu/validate.h"
 
 namespace infernum::kernels::cpu {
-namespace {
-
-// Lowest index of the maximum of x[0, n); NaNs never win. 0 when n == 0 or
-// every element is NaN.
-int32_t ArgmaxRow(const float* x, int64_t n) {
-  int64_t best = 0;
-  float best_v = x[0];
-  for (int64_t j = 1; j < n; ++j) {
-    if (x[j] > best_v || (best_v != best_v && x[j] == x[j])) {
-      best_v = x[j];
-      best = j;
-    }
-  }
-  return static_cast<int32_t>(best);
-}
-
-}  // namespace
 
 absl::Status Softmax(const CpuContext& ctx, const SoftmaxParams& p) {
   constexpr std::string_view kOp = "Softmax";
@@ -48,11 +31,14 @@ absl::Status Argmax(const CpuContext& ctx, const ArgmaxParams& p) {
   RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 1, {DType::kI32}));
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.x.dim(0)));
   const int64_t v = p.x.dim(1);
-  if (v == 0) return absl::InvalidArgumentError("Argmax: x has no columns");
+  if (v == 0 && p.x.dim(0) > 0)
+    return absl::InvalidArgumentError("Argmax: x has no columns");
   const float* x = p.x.as<float>();
   int32_t* out = p.out.as<int32_t>();
+  const VecKernels& vec = *ctx.vec;
   ParallelRows(ctx, p.x.dim(0), v, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) out[i] = ArgmaxRow(x + i * v, v);
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = static_cast<int32_t>(vec.argmax(x + i * v, v));
   });
   return absl::OkStatus();
 }

@@ -10,6 +10,16 @@
 
 namespace infernum::kernels::cpu {
 
+// `count` key (or value) vectors of `dim` floats, `k_stride` floats apart,
+// attended by `heads` query vectors stored contiguously at q.
+struct AttnBlock {
+  const float* q;
+  int64_t heads, dim;
+  const float* k;  // Keys for attn_scores, values for attn_values.
+  int64_t k_stride, count;
+  float scale;
+};
+
 struct VecKernels {
   // Sum of x[i] * y[i].
   float (*dot)(const float* x, const float* y, int64_t n);
@@ -30,6 +40,16 @@ struct VecKernels {
   void (*add)(const float* a, const float* b, float* out, int64_t n);
   // out[i] = g[i] / (1 + exp(-g[i])) * u[i].
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n);
+  // Lowest index of the largest non-NaN x[i]; 0 when n == 0 or all are NaN.
+  int64_t (*argmax)(const float* x, int64_t n);
+  // Attention scores of `heads` query vectors against `count` keys:
+  // scores[h * score_stride + t] = scale * dot(q + h * dim, k + t * k_stride)
+  // over `dim` elements, for h < heads, t < count.
+  void (*attn_scores)(const AttnBlock& b, float* scores, int64_t score_stride);
+  // Probability-weighted values: acc[h * dim + d] +=
+  // sum_t p[h * p_stride + t] * v[t * v_stride + d], for h < heads, t < count.
+  void (*attn_values)(const float* p, int64_t p_stride, const AttnBlock& b,
+                      float* acc);
 };
 
 // The kernels for `isa` (which the CPU must support).

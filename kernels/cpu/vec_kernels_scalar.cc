@@ -55,12 +55,47 @@ void SiluMul(const float* g, const float* u, float* out, int64_t n) {
     out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+int64_t Argmax(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; ++j) {
+    if (x[j] > x[best] || (std::isnan(x[best]) && !std::isnan(x[j]))) best = j;
+  }
+  return best;
+}
+
+void AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
+  for (int64_t t = 0; t < b.count; ++t) {
+    for (int64_t h = 0; h < b.heads; ++h) {
+      scores[h * score_stride + t] =
+          b.scale * Dot(b.q + h * b.dim, b.k + t * b.k_stride, b.dim);
+    }
+  }
+}
+
+void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
+                float* acc) {
+  for (int64_t t = 0; t < b.count; ++t) {
+    for (int64_t h = 0; h < b.heads; ++h) {
+      Axpy(p[h * p_stride + t], b.k + t * b.k_stride, acc + h * b.dim, b.dim);
+    }
+  }
+}
+
 }  // namespace
 
 const VecKernels& ScalarVecKernels() {
-  static constexpr VecKernels kKernels = {Dot,         SumSquares, Max,
-                                          ExpShiftSum, Scale,      ScaleMul,
-                                          Axpy,        AddVec,     SiluMul};
+  static constexpr VecKernels kKernels = {.dot = Dot,
+                                          .sum_squares = SumSquares,
+                                          .max = Max,
+                                          .exp_shift_sum = ExpShiftSum,
+                                          .scale = Scale,
+                                          .scale_mul = ScaleMul,
+                                          .axpy = Axpy,
+                                          .add = AddVec,
+                                          .silu_mul = SiluMul,
+                                          .argmax = Argmax,
+                                          .attn_scores = AttnScores,
+                                          .attn_values = AttnValues};
   return kKernels;
 }
 

@@ -20,15 +20,19 @@ int Run(const std::string& dir) {
   }
   const ModelConfig& c = *config;
   std::printf(
-      "model_type=%s hidden=%d intermediate=%d layers=%d heads=%d kv_heads=%d head_dim=%d "
-      "vocab=%d max_pos=%d eps=%g theta=%g rope=%s tie=%d qk_norm=%d dtype=%s bos=%d "
+      "model_type=%s hidden=%d intermediate=%d layers=%d heads=%d kv_heads=%d "
+      "head_dim=%d "
+      "vocab=%d max_pos=%d eps=%g theta=%g rope=%s tie=%d qk_norm=%d dtype=%s "
+      "bos=%d "
       "eos=[%s]\n",
-      c.model_type.c_str(), c.hidden_size, c.intermediate_size, c.num_hidden_layers,
-      c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size,
-      c.max_position_embeddings, c.rms_norm_eps, c.rope_theta, c.rope_scaling.type.c_str(),
-      c.tie_word_embeddings, c.qk_norm, c.torch_dtype.c_str(), c.bos_token_id.value_or(-1),
+      c.model_type.c_str(), c.hidden_size, c.intermediate_size,
+      c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
+      c.head_dim, c.vocab_size, c.max_position_embeddings, c.rms_norm_eps,
+      c.rope_theta, c.rope_scaling.type.c_str(), c.tie_word_embeddings,
+      c.qk_norm, c.torch_dtype.c_str(), c.bos_token_id.value_or(-1),
       absl::StrJoin(c.eos_token_ids, ",").c_str());
-  absl::StatusOr<std::unique_ptr<WeightSource>> weights = WeightSource::Open(dir);
+  absl::StatusOr<std::unique_ptr<WeightSource>> weights =
+      WeightSource::Open(dir);
   if (!weights.ok()) {
     std::fprintf(stderr, "weights: %s\n", weights.status().ToString().c_str());
     return 1;

@@ -1,5 +1,6 @@
 #include "models/io/json_fields.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -7,11 +8,46 @@
 
 namespace infernum::models {
 
-absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view where) {
+namespace {
+
+// Deepest nesting of arrays/objects in `text` (strings skipped). Deeply
+// nested input would overflow the stack in nlohmann's recursive code.
+int NestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view text,
+                                         std::string_view where) {
+  constexpr int kMaxDepth = 64;
+  if (NestingDepth(text) > kMaxDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(where), ": invalid JSON: nested deeper than ", kMaxDepth));
+  }
   try {  // nlohmann reports syntax errors by exception; contain them here.
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(where), ": invalid JSON: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(where), ": invalid JSON: ", e.what()));
   }
 }
 
@@ -22,7 +58,8 @@ std::string DescribeJson(const nlohmann::json& value) {
   return absl::StrCat(value.type_name(), " ", dumped);
 }
 
-JsonFields::JsonFields(const nlohmann::json& obj, std::string where, std::string prefix)
+JsonFields::JsonFields(const nlohmann::json& obj, std::string where,
+                       std::string prefix)
     : obj_(obj), where_(std::move(where)), prefix_(std::move(prefix)) {}
 
 const nlohmann::json* JsonFields::Get(std::string_view key) const {
@@ -32,28 +69,35 @@ const nlohmann::json* JsonFields::Get(std::string_view key) const {
   return &*it;
 }
 
-absl::Status JsonFields::Error(std::string_view key, std::string_view message) const {
-  return absl::InvalidArgumentError(
-      absl::StrCat(where_, ": field '", prefix_, ToAbsl(key), "' ", ToAbsl(message)));
+absl::Status JsonFields::Error(std::string_view key,
+                               std::string_view message) const {
+  return absl::InvalidArgumentError(absl::StrCat(
+      where_, ": field '", prefix_, ToAbsl(key), "' ", ToAbsl(message)));
 }
 
-absl::Status JsonFields::TypeError(std::string_view key, std::string_view expected,
+absl::Status JsonFields::TypeError(std::string_view key,
+                                   std::string_view expected,
                                    const nlohmann::json& got) const {
-  return Error(key, absl::StrCat("must be ", ToAbsl(expected), ", got ", DescribeJson(got)));
+  return Error(key, absl::StrCat("must be ", ToAbsl(expected), ", got ",
+                                 DescribeJson(got)));
 }
 
-absl::StatusOr<int32_t> JsonFields::ToInt(std::string_view key, const nlohmann::json& v) const {
+absl::StatusOr<int32_t> JsonFields::ToInt(std::string_view key,
+                                          const nlohmann::json& v) const {
   if (v.is_number_unsigned()) {
     const uint64_t u = v.get<uint64_t>();
     if (u > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-      return Error(key, absl::StrCat("is out of the 32-bit integer range: ", u));
+      return Error(key,
+                   absl::StrCat("is out of the 32-bit integer range: ", u));
     }
     return static_cast<int32_t>(u);
   }
   if (v.is_number_integer()) {
     const int64_t i = v.get<int64_t>();
-    if (i < std::numeric_limits<int32_t>::min() || i > std::numeric_limits<int32_t>::max()) {
-      return Error(key, absl::StrCat("is out of the 32-bit integer range: ", i));
+    if (i < std::numeric_limits<int32_t>::min() ||
+        i > std::numeric_limits<int32_t>::max()) {
+      return Error(key,
+                   absl::StrCat("is out of the 32-bit integer range: ", i));
     }
     return static_cast<int32_t>(i);
   }
@@ -69,7 +113,8 @@ absl::Status JsonFields::Read(std::string_view key, int* out) const {
   return absl::OkStatus();
 }
 
-absl::Status JsonFields::Read(std::string_view key, std::optional<int>* out) const {
+absl::Status JsonFields::Read(std::string_view key,
+                              std::optional<int>* out) const {
   if (!obj_.is_object()) return absl::OkStatus();
   auto it = obj_.find(std::string(key));
   if (it == obj_.end()) return absl::OkStatus();
@@ -111,7 +156,8 @@ absl::Status JsonFields::Read(std::string_view key, std::string* out) const {
   return absl::OkStatus();
 }
 
-absl::Status JsonFields::ReadIntList(std::string_view key, std::vector<int32_t>* out,
+absl::Status JsonFields::ReadIntList(std::string_view key,
+                                     std::vector<int32_t>* out,
                                      bool* present) const {
   *present = false;
   const nlohmann::json* v = Get(key);
@@ -127,7 +173,8 @@ absl::Status JsonFields::ReadIntList(std::string_view key, std::vector<int32_t>*
       ids.push_back(*i);
     }
   } else {
-    if (!v->is_number_integer()) return TypeError(key, "an integer or a list of integers", *v);
+    if (!v->is_number_integer())
+      return TypeError(key, "an integer or a list of integers", *v);
     absl::StatusOr<int32_t> i = ToInt(key, *v);
     if (!i.ok()) return i.status();
     ids.push_back(*i);

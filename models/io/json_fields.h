@@ -4,12 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -18,11 +17,14 @@
 namespace infernum::models {
 
 // Debian's Abseil has its own string_view; StrCat needs this conversion.
-inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline absl::string_view ToAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
 
 // Parses `text` as JSON. InvalidArgument "<where>: invalid JSON: ..." on a
 // syntax error. Never throws.
-absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view where);
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view text,
+                                         std::string_view where);
 
 // Short description of a JSON value's type for messages ("string \"abc\"").
 std::string DescribeJson(const nlohmann::json& value);
@@ -33,7 +35,8 @@ std::string DescribeJson(const nlohmann::json& value);
 // except the std::optional overload, which sets nullopt for an explicit null.
 class JsonFields {
  public:
-  JsonFields(const nlohmann::json& obj, std::string where, std::string prefix = "");
+  JsonFields(const nlohmann::json& obj, std::string where,
+             std::string prefix = "");
 
   // The value of `key`, or nullptr when absent or null.
   const nlohmann::json* Get(std::string_view key) const;
@@ -53,14 +56,16 @@ class JsonFields {
 
   // InvalidArgument "<where>: field '<prefix><key>' <message>".
   absl::Status Error(std::string_view key, std::string_view message) const;
-  // Like Error, for a value of the wrong type: "... must be <expected>, got ...".
+  // Like Error, for a value of the wrong type: "... must be <expected>, got
+  // ...".
   absl::Status TypeError(std::string_view key, std::string_view expected,
                          const nlohmann::json& got) const;
 
   const std::string& where() const { return where_; }
 
  private:
-  absl::StatusOr<int32_t> ToInt(std::string_view key, const nlohmann::json& v) const;
+  absl::StatusOr<int32_t> ToInt(std::string_view key,
+                                const nlohmann::json& v) const;
 
   const nlohmann::json& obj_;
   std::string where_;

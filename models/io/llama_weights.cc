@@ -31,11 +31,13 @@ std::vector<ExpectedTensor> ExpectedLlamaTensors(const ModelConfig& c) {
   return out;
 }
 
-absl::Status ValidateLlamaWeights(const ModelConfig& config, const WeightSource& weights) {
+absl::Status ValidateLlamaWeights(const ModelConfig& config,
+                                  const WeightSource& weights) {
   std::vector<ExpectedTensor> expected = ExpectedLlamaTensors(config);
   if (config.tie_word_embeddings && weights.Contains("lm_head.weight")) {
     expected.push_back(
-        {"lm_head.weight", {config.vocab_size, static_cast<int64_t>(config.hidden_size)}});
+        {"lm_head.weight",
+         {config.vocab_size, static_cast<int64_t>(config.hidden_size)}});
   }
   constexpr size_t kMaxListed = 10;
   std::vector<std::string> problems;
@@ -45,7 +47,8 @@ absl::Status ValidateLlamaWeights(const ModelConfig& config, const WeightSource&
     if (t.ok()) continue;
     if (++num_problems > kMaxListed) continue;
     if (absl::IsNotFound(t.status())) {
-      problems.push_back(absl::StrCat("missing tensor '", e.name, "' (expected shape ",
+      problems.push_back(absl::StrCat("missing tensor '", e.name,
+                                      "' (expected shape ",
                                       ShapeToString(e.shape), ")"));
     } else {
       problems.emplace_back(t.status().message());
@@ -53,12 +56,13 @@ absl::Status ValidateLlamaWeights(const ModelConfig& config, const WeightSource&
   }
   if (num_problems == 0) return absl::OkStatus();
   if (num_problems > kMaxListed) {
-    problems.push_back(absl::StrCat("... and ", num_problems - kMaxListed, " more"));
+    problems.push_back(
+        absl::StrCat("... and ", num_problems - kMaxListed, " more"));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       weights.path(), " does not match the ", config.model_type, " layout (",
-      num_problems, " problem", num_problems == 1 ? "" : "s", "): ",
-      absl::StrJoin(problems, "; ")));
+      num_problems, " problem", num_problems == 1 ? "" : "s",
+      "): ", absl::StrJoin(problems, "; ")));
 }
 
 }  // namespace infernum::models

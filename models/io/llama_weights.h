@@ -34,6 +34,7 @@ std::vector<ExpectedTensor> ExpectedLlamaTensors(const ModelConfig& config);
 // lm_head.weight may still be present (it is then ignored) but, if present,
 // must have shape [V, h]. Extra tensors are allowed. InvalidArgument listing
 // each problem (tensor name, expected and actual shape) otherwise.
-absl::Status ValidateLlamaWeights(const ModelConfig& config, const WeightSource& weights);
+absl::Status ValidateLlamaWeights(const ModelConfig& config,
+                                  const WeightSource& weights);
 
 }  // namespace infernum::models

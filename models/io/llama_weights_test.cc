@@ -1,9 +1,9 @@
 #include "models/io/llama_weights.h"
 
-#include <set>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "models/io/test_util.h"
 
@@ -33,7 +33,8 @@ std::vector<RawTensor> TinyTensors() {
   auto t = [](const std::string& name, std::vector<int64_t> shape) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
-    return RawTensor{name, "BF16", shape, std::string(static_cast<size_t>(n) * 2, '\0')};
+    return RawTensor{name, "BF16", shape,
+                     std::string(static_cast<size_t>(n) * 2, '\0')};
   };
   return {t("model.embed_tokens.weight", {16, 8}),
           t("model.layers.0.input_layernorm.weight", {8}),
@@ -49,15 +50,18 @@ std::vector<RawTensor> TinyTensors() {
           t("lm_head.weight", {16, 8})};
 }
 
-absl::Status Validate(const ModelConfig& c, const std::vector<RawTensor>& tensors) {
+absl::Status Validate(const ModelConfig& c,
+                      const std::vector<RawTensor>& tensors) {
   const std::string dir = testing::MakeTempDir();
-  testing::WriteFile(dir + "/model.safetensors", testing::SerializeSafetensors(tensors));
+  testing::WriteFile(dir + "/model.safetensors",
+                     testing::SerializeSafetensors(tensors));
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(dir);
   if (!w.ok()) return w.status();
   return ValidateLlamaWeights(c, **w);
 }
 
-std::vector<RawTensor> Without(std::vector<RawTensor> v, const std::string& name) {
+std::vector<RawTensor> Without(std::vector<RawTensor> v,
+                               const std::string& name) {
   std::erase_if(v, [&](const RawTensor& t) { return t.name == name; });
   return v;
 }
@@ -65,29 +69,39 @@ std::vector<RawTensor> Without(std::vector<RawTensor> v, const std::string& name
 TEST(LlamaWeightsTest, Stories260KIsValid) {
   absl::StatusOr<ModelConfig> c = LoadModelConfig(testing::Stories260KDir());
   ASSERT_TRUE(c.ok()) << c.status();
-  absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(testing::Stories260KDir());
+  absl::StatusOr<std::unique_ptr<WeightSource>> w =
+      WeightSource::Open(testing::Stories260KDir());
   ASSERT_TRUE(w.ok()) << w.status();
-  EXPECT_TRUE(ValidateLlamaWeights(*c, **w).ok()) << ValidateLlamaWeights(*c, **w);
+  EXPECT_TRUE(ValidateLlamaWeights(*c, **w).ok())
+      << ValidateLlamaWeights(*c, **w);
   // The README's count: 47 tensors, tied head with no lm_head.weight.
   EXPECT_EQ(ExpectedLlamaTensors(*c).size(), 47u);
   std::set<std::string> expected;
-  for (const ExpectedTensor& e : ExpectedLlamaTensors(*c)) expected.insert(e.name);
+  for (const ExpectedTensor& e : ExpectedLlamaTensors(*c))
+    expected.insert(e.name);
   const std::vector<std::string> names = (*w)->names();
   EXPECT_EQ(expected, std::set<std::string>(names.begin(), names.end()));
 }
 
 TEST(LlamaWeightsTest, HandWrittenLayoutIsValid) {
-  EXPECT_TRUE(Validate(TinyConfig(), TinyTensors()).ok()) << Validate(TinyConfig(), TinyTensors());
+  EXPECT_TRUE(Validate(TinyConfig(), TinyTensors()).ok())
+      << Validate(TinyConfig(), TinyTensors());
   std::vector<RawTensor> extra = TinyTensors();
-  extra.push_back({"model.layers.0.self_attn.rotary_emb.inv_freq", "F32", {2}, std::string(8, 0)});
+  extra.push_back({"model.layers.0.self_attn.rotary_emb.inv_freq",
+                   "F32",
+                   {2},
+                   std::string(8, 0)});
   EXPECT_TRUE(Validate(TinyConfig(), extra).ok());
 }
 
 TEST(LlamaWeightsTest, MissingTensorsAreListed) {
-  absl::Status s = Validate(TinyConfig(), Without(Without(TinyTensors(), "lm_head.weight"),
-                                                  "model.layers.0.mlp.up_proj.weight"));
+  absl::Status s =
+      Validate(TinyConfig(), Without(Without(TinyTensors(), "lm_head.weight"),
+                                     "model.layers.0.mlp.up_proj.weight"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("missing tensor 'lm_head.weight' (expected shape [16, 8])"));
+  EXPECT_THAT(
+      s.message(),
+      HasSubstr("missing tensor 'lm_head.weight' (expected shape [16, 8])"));
   EXPECT_THAT(s.message(), HasSubstr("'model.layers.0.mlp.up_proj.weight'"));
   EXPECT_THAT(s.message(), HasSubstr("2 problems"));
 }
@@ -96,15 +110,16 @@ TEST(LlamaWeightsTest, WrongShapeNamesTensorAndShapes) {
   std::vector<RawTensor> t = TinyTensors();
   t[4].shape = {8, 4};  // k_proj transposed.
   absl::Status s = Validate(TinyConfig(), t);
-  EXPECT_THAT(s.message(),
-              HasSubstr("'model.layers.0.self_attn.k_proj.weight' has shape [8, 4], expected [4, 8]"));
+  EXPECT_THAT(s.message(), HasSubstr("'model.layers.0.self_attn.k_proj.weight' "
+                                     "has shape [8, 4], expected [4, 8]"));
 }
 
 TEST(LlamaWeightsTest, TiedEmbeddings) {
   ModelConfig c = TinyConfig();
   c.tie_word_embeddings = true;
   EXPECT_TRUE(Validate(c, Without(TinyTensors(), "lm_head.weight")).ok());
-  EXPECT_TRUE(Validate(c, TinyTensors()).ok());  // A present, well-shaped head is fine.
+  EXPECT_TRUE(
+      Validate(c, TinyTensors()).ok());  // A present, well-shaped head is fine.
   std::vector<RawTensor> t = TinyTensors();
   t.back().shape = {8, 16};
   EXPECT_THAT(Validate(c, t).message(), HasSubstr("lm_head.weight"));
@@ -120,8 +135,14 @@ TEST(LlamaWeightsTest, Qwen3NeedsQkNorms) {
   EXPECT_THAT(s.message(), HasSubstr("model.layers.0.self_attn.q_norm.weight"));
   EXPECT_THAT(s.message(), HasSubstr("model.layers.0.self_attn.k_norm.weight"));
   std::vector<RawTensor> t = TinyTensors();
-  t.push_back({"model.layers.0.self_attn.q_norm.weight", "F32", {4}, std::string(16, 0)});
-  t.push_back({"model.layers.0.self_attn.k_norm.weight", "F32", {4}, std::string(16, 0)});
+  t.push_back({"model.layers.0.self_attn.q_norm.weight",
+               "F32",
+               {4},
+               std::string(16, 0)});
+  t.push_back({"model.layers.0.self_attn.k_norm.weight",
+               "F32",
+               {4},
+               std::string(16, 0)});
   EXPECT_TRUE(Validate(c, t).ok()) << Validate(c, t);
 }
 
@@ -130,7 +151,9 @@ TEST(LlamaWeightsTest, UnsupportedDTypeIsReported) {
   t[1].dtype = "F64";
   t[1].bytes = std::string(64, '\0');
   absl::Status s = Validate(TinyConfig(), t);
-  EXPECT_THAT(s.message(), HasSubstr("'model.layers.0.input_layernorm.weight' has dtype F64"));
+  EXPECT_THAT(
+      s.message(),
+      HasSubstr("'model.layers.0.input_layernorm.weight' has dtype F64"));
   EXPECT_THAT(s.message(), Not(HasSubstr("lm_head")));
 }
 

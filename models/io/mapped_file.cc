@@ -28,20 +28,23 @@ class FdCloser {
   int fd_;
 };
 
-absl::Status ErrnoError(int err, const std::string& what, const std::string& path) {
+absl::Status ErrnoError(int err, const std::string& what,
+                        const std::string& path) {
   return absl::ErrnoToStatus(err, absl::StrCat(what, " ", path));
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(
+    const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError(errno, "cannot open", path);
   FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoError(errno, "cannot stat", path);
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a regular file"));
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
@@ -65,7 +68,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   if (!in) return ErrnoError(errno, "cannot read", path);
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("read error on ", path));
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("read error on ", path));
   return ss.str();
 }
 

@@ -18,7 +18,8 @@ class MappedFile {
   // Maps `path` read-only. NotFound / PermissionDenied / InvalidArgument (not
   // a regular file) / Internal (mmap failure). An empty file maps to
   // data() == nullptr, size() == 0.
-  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(
+      const std::string& path);
 
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

@@ -44,10 +44,12 @@ std::string SupportedArchitectures() {
 absl::Status ResolveModelType(const JsonFields& f, ModelConfig* cfg) {
   std::string from_arch;
   if (const json* archs = f.Get("architectures")) {
-    if (!archs->is_array()) return f.TypeError("architectures", "a list of strings", *archs);
+    if (!archs->is_array())
+      return f.TypeError("architectures", "a list of strings", *archs);
     std::string first;
     for (const json& a : *archs) {
-      if (!a.is_string()) return f.TypeError("architectures", "a list of strings", *archs);
+      if (!a.is_string())
+        return f.TypeError("architectures", "a list of strings", *archs);
       if (first.empty()) first = a.get<std::string>();
       for (const Architecture& known : kArchitectures) {
         if (a.get<std::string>() == known.class_name && from_arch.empty()) {
@@ -56,23 +58,23 @@ absl::Status ResolveModelType(const JsonFields& f, ModelConfig* cfg) {
       }
     }
     if (from_arch.empty() && !archs->empty()) {
-      return absl::UnimplementedError(absl::StrCat(f.where(), ": unsupported architecture '",
-                                                   first, "' (supported: ",
-                                                   SupportedArchitectures(), ")"));
+      return absl::UnimplementedError(
+          absl::StrCat(f.where(), ": unsupported architecture '", first,
+                       "' (supported: ", SupportedArchitectures(), ")"));
     }
   }
   RETURN_IF_ERROR(f.Read("model_type", &cfg->model_type));
   if (cfg->model_type.empty()) cfg->model_type = from_arch;
   if (cfg->model_type.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(f.where(), ": neither 'model_type' nor 'architectures' is set"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        f.where(), ": neither 'model_type' nor 'architectures' is set"));
   }
   for (const Architecture& known : kArchitectures) {
     if (cfg->model_type == known.model_type) return absl::OkStatus();
   }
-  return absl::UnimplementedError(absl::StrCat(f.where(), ": unsupported model_type '",
-                                               cfg->model_type,
-                                               "' (supported: llama, mistral, qwen3)"));
+  return absl::UnimplementedError(
+      absl::StrCat(f.where(), ": unsupported model_type '", cfg->model_type,
+                   "' (supported: llama, mistral, qwen3)"));
 }
 
 // The transformers defaults of LlamaConfig / MistralConfig / Qwen3Config.
@@ -114,18 +116,22 @@ absl::Status ReadSizes(const JsonFields& f, ModelConfig* c, Pending* p) {
   RETURN_IF_ERROR(f.Read("num_attention_heads", &c->num_attention_heads));
   RETURN_IF_ERROR(f.Read("num_key_value_heads", &p->num_key_value_heads));
   RETURN_IF_ERROR(f.Read("head_dim", &p->head_dim));
-  RETURN_IF_ERROR(f.Read("max_position_embeddings", &c->max_position_embeddings));
+  RETURN_IF_ERROR(
+      f.Read("max_position_embeddings", &c->max_position_embeddings));
   RETURN_IF_ERROR(f.Read("rms_norm_eps", &c->rms_norm_eps));
   RETURN_IF_ERROR(f.Read("tie_word_embeddings", &c->tie_word_embeddings));
-  if (c->num_attention_heads <= 0) return f.Error("num_attention_heads", "must be positive");
-  c->num_key_value_heads = p->num_key_value_heads.value_or(c->num_attention_heads);
+  if (c->num_attention_heads <= 0)
+    return f.Error("num_attention_heads", "must be positive");
+  c->num_key_value_heads =
+      p->num_key_value_heads.value_or(c->num_attention_heads);
   if (p->head_dim.has_value()) {
     c->head_dim = *p->head_dim;
   } else {
     if (c->hidden_size % c->num_attention_heads != 0) {
-      return f.Error("head_dim", absl::StrCat("is not set and hidden_size ", c->hidden_size,
-                                              " is not divisible by num_attention_heads ",
-                                              c->num_attention_heads));
+      return f.Error("head_dim",
+                     absl::StrCat("is not set and hidden_size ", c->hidden_size,
+                                  " is not divisible by num_attention_heads ",
+                                  c->num_attention_heads));
     }
     c->head_dim = c->hidden_size / c->num_attention_heads;
   }
@@ -133,19 +139,22 @@ absl::Status ReadSizes(const JsonFields& f, ModelConfig* c, Pending* p) {
 }
 
 // Reads one rope_scaling / rope_parameters object into c->rope_scaling.
-absl::Status ReadRopeScaling(const json& obj, const std::string& where, const std::string& name,
-                             ModelConfig* c) {
+absl::Status ReadRopeScaling(const json& obj, const std::string& where,
+                             const std::string& name, ModelConfig* c) {
   if (!obj.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": field '", name,
-                                                   "' must be an object, got ", DescribeJson(obj)));
+                                                   "' must be an object, got ",
+                                                   DescribeJson(obj)));
   }
   JsonFields f(obj, where, name + ".");
   kernels::RopeScaling& s = c->rope_scaling;
-  if (!f.Has("rope_type") && !f.Has("type")) return f.Error("rope_type", "is required");
+  if (!f.Has("rope_type") && !f.Has("type"))
+    return f.Error("rope_type", "is required");
   // As transformers: a legacy "type" key wins over "rope_type".
   RETURN_IF_ERROR(f.Read("rope_type", &s.type));
   RETURN_IF_ERROR(f.Read("type", &s.type));
-  RETURN_IF_ERROR(f.Read("rope_theta", &c->rope_theta));  // rope_parameters only.
+  RETURN_IF_ERROR(
+      f.Read("rope_theta", &c->rope_theta));  // rope_parameters only.
   std::vector<std::string> required;
   if (s.type == "linear") {
     required = {"factor"};
@@ -153,12 +162,14 @@ absl::Status ReadRopeScaling(const json& obj, const std::string& where, const st
     required = {"factor", "low_freq_factor", "high_freq_factor",
                 "original_max_position_embeddings"};
   } else if (s.type != "default") {
-    return absl::UnimplementedError(absl::StrCat(where, ": ", name, " type '", s.type,
-                                                 "' is not supported (supported: default, "
-                                                 "linear, llama3)"));
+    return absl::UnimplementedError(
+        absl::StrCat(where, ": ", name, " type '", s.type,
+                     "' is not supported (supported: default, "
+                     "linear, llama3)"));
   }
   for (const std::string& key : required) {
-    if (!f.Has(key)) return f.Error(key, absl::StrCat("is required for type '", s.type, "'"));
+    if (!f.Has(key))
+      return f.Error(key, absl::StrCat("is required for type '", s.type, "'"));
   }
   RETURN_IF_ERROR(f.Read("factor", &s.factor));
   RETURN_IF_ERROR(f.Read("low_freq_factor", &s.low_freq_factor));
@@ -172,19 +183,22 @@ absl::Status ReadRope(const JsonFields& f, ModelConfig* c) {
   RETURN_IF_ERROR(f.Read("rope_theta", &c->rope_theta));
   // transformers >= 5 writes "rope_parameters"; older versions "rope_scaling".
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
-    if (const json* obj = f.Get(key)) return ReadRopeScaling(*obj, f.where(), key, c);
+    if (const json* obj = f.Get(key))
+      return ReadRopeScaling(*obj, f.where(), key, c);
   }
   return absl::OkStatus();
 }
 
 absl::Status Unsupported(const JsonFields& f, std::string_view what) {
-  return absl::UnimplementedError(absl::StrCat(f.where(), ": ", ToAbsl(what), " is not supported yet"));
+  return absl::UnimplementedError(
+      absl::StrCat(f.where(), ": ", ToAbsl(what), " is not supported yet"));
 }
 
 absl::Status ReadFeatures(const JsonFields& f, ModelConfig* c) {
   std::string act = "silu";
   RETURN_IF_ERROR(f.Read("hidden_act", &act));
-  if (act != "silu") return Unsupported(f, absl::StrCat("hidden_act '", act, "'"));
+  if (act != "silu")
+    return Unsupported(f, absl::StrCat("hidden_act '", act, "'"));
   RETURN_IF_ERROR(f.Read("attention_bias", &c->attention_bias));
   if (c->attention_bias) return Unsupported(f, "attention_bias=true");
   RETURN_IF_ERROR(f.Read("mlp_bias", &c->mlp_bias));
@@ -192,17 +206,21 @@ absl::Status ReadFeatures(const JsonFields& f, ModelConfig* c) {
   if (c->model_type == "qwen3") {
     bool use_sliding_window = false;
     RETURN_IF_ERROR(f.Read("use_sliding_window", &use_sliding_window));
-    if (use_sliding_window) return Unsupported(f, "qwen3 use_sliding_window=true");
+    if (use_sliding_window)
+      return Unsupported(f, "qwen3 use_sliding_window=true");
   } else {
     RETURN_IF_ERROR(f.Read("sliding_window", &c->sliding_window));
   }
   // transformers >= 5 writes "dtype" instead of "torch_dtype".
-  for (const char* key : {"dtype", "torch_dtype"}) RETURN_IF_ERROR(f.Read(key, &c->torch_dtype));
-  if (c->torch_dtype == "float64") return Unsupported(f, "torch_dtype 'float64'");
+  for (const char* key : {"dtype", "torch_dtype"})
+    RETURN_IF_ERROR(f.Read(key, &c->torch_dtype));
+  if (c->torch_dtype == "float64")
+    return Unsupported(f, "torch_dtype 'float64'");
   if (c->torch_dtype != "float32" && c->torch_dtype != "bfloat16" &&
       c->torch_dtype != "float16") {
-    return f.Error("torch_dtype", absl::StrCat("must be float32, bfloat16 or float16, got '",
-                                               c->torch_dtype, "'"));
+    return f.Error("torch_dtype",
+                   absl::StrCat("must be float32, bfloat16 or float16, got '",
+                                c->torch_dtype, "'"));
   }
   return absl::OkStatus();
 }
@@ -210,8 +228,8 @@ absl::Status ReadFeatures(const JsonFields& f, ModelConfig* c) {
 // bos: config.json's key if present (null = none), else generation_config's,
 // else the model-type default. eos: union of both files' values, else the
 // default.
-absl::Status ReadTokenIds(const JsonFields& f, const JsonFields& gen, const Pending& p,
-                          ModelConfig* c) {
+absl::Status ReadTokenIds(const JsonFields& f, const JsonFields& gen,
+                          const Pending& p, ModelConfig* c) {
   std::vector<int32_t> cfg_eos, gen_eos;
   bool cfg_has_eos = false, gen_has_eos = false;
   RETURN_IF_ERROR(f.ReadIntList("eos_token_id", &cfg_eos, &cfg_has_eos));
@@ -247,12 +265,14 @@ absl::Status Validate(const JsonFields& f, const ModelConfig& c) {
       {"max_position_embeddings", c.max_position_embeddings},
   };
   for (const auto& [name, value] : positive) {
-    if (value <= 0) return f.Error(name, absl::StrCat("must be positive, got ", value));
+    if (value <= 0)
+      return f.Error(name, absl::StrCat("must be positive, got ", value));
   }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     return f.Error("num_key_value_heads",
                    absl::StrCat("(", c.num_key_value_heads,
-                                ") must divide num_attention_heads (", c.num_attention_heads, ")"));
+                                ") must divide num_attention_heads (",
+                                c.num_attention_heads, ")"));
   }
   if (static_cast<int64_t>(c.num_attention_heads) * c.head_dim >
       std::numeric_limits<int32_t>::max()) {
@@ -265,31 +285,36 @@ absl::Status Validate(const JsonFields& f, const ModelConfig& c) {
   // head_dim must be even, theta positive and the scaling well-formed.
   absl::StatusOr<std::vector<float>> inv =
       kernels::ComputeRopeInvFreq(c.rope_theta, c.head_dim, c.rope_scaling);
-  if (!inv.ok()) return Annotate(inv.status(), absl::StrCat(f.where(), ": invalid RoPE"));
+  if (!inv.ok())
+    return Annotate(inv.status(), absl::StrCat(f.where(), ": invalid RoPE"));
   std::vector<int32_t> ids = c.eos_token_ids;
   if (c.bos_token_id.has_value()) ids.push_back(*c.bos_token_id);
   for (int32_t id : ids) {
     if (id < 0 || id >= c.vocab_size) {
-      return f.Error("bos_token_id/eos_token_id",
-                     absl::StrCat("holds token id ", id, " outside [0, vocab_size=",
-                                  c.vocab_size, ")"));
+      return f.Error(
+          "bos_token_id/eos_token_id",
+          absl::StrCat("holds token id ", id,
+                       " outside [0, vocab_size=", c.vocab_size, ")"));
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ModelConfig> ParseImpl(std::string_view config_json, std::string_view gen_json,
+absl::StatusOr<ModelConfig> ParseImpl(std::string_view config_json,
+                                      std::string_view gen_json,
                                       const std::string& config_where,
                                       const std::string& gen_where) {
   ASSIGN_OR_RETURN(json root, ParseJson(config_json, config_where));
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(config_where, ": top level must be an object"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_where, ": top level must be an object"));
   }
   json gen_root = json::object();
   if (!gen_json.empty()) {
     ASSIGN_OR_RETURN(gen_root, ParseJson(gen_json, gen_where));
     if (!gen_root.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(gen_where, ": top level must be an object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(gen_where, ": top level must be an object"));
     }
   }
   const JsonFields f(root, config_where);
@@ -308,9 +333,10 @@ absl::StatusOr<ModelConfig> ParseImpl(std::string_view config_json, std::string_
 
 }  // namespace
 
-absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view config_json,
-                                             std::string_view generation_config_json) {
-  return ParseImpl(config_json, generation_config_json, "config.json", "generation_config.json");
+absl::StatusOr<ModelConfig> ParseModelConfig(
+    std::string_view config_json, std::string_view generation_config_json) {
+  return ParseImpl(config_json, generation_config_json, "config.json",
+                   "generation_config.json");
 }
 
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir) {

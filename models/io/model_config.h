@@ -34,9 +34,10 @@ struct ModelConfig {
   float rms_norm_eps = 0.0f;
   float rope_theta = 0.0f;
   kernels::RopeScaling rope_scaling;  // type "default" | "linear" | "llama3".
-  bool tie_word_embeddings = false;   // lm_head shares model.embed_tokens.weight.
-  bool attention_bias = false;        // Always false (true is rejected).
-  bool mlp_bias = false;              // Always false (true is rejected).
+  bool tie_word_embeddings =
+      false;                    // lm_head shares model.embed_tokens.weight.
+  bool attention_bias = false;  // Always false (true is rejected).
+  bool mlp_bias = false;        // Always false (true is rejected).
   // Qwen3: RMSNorm over each head's q and k (weights self_attn.q_norm.weight
   // and self_attn.k_norm.weight, [head_dim]) before RoPE.
   bool qk_norm = false;
@@ -57,8 +58,8 @@ struct ModelConfig {
 // such file). Errors: InvalidArgument for malformed JSON, wrong types or
 // inconsistent values (the message names the file and the field);
 // Unimplemented for unsupported architectures or features.
-absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view config_json,
-                                             std::string_view generation_config_json);
+absl::StatusOr<ModelConfig> ParseModelConfig(
+    std::string_view config_json, std::string_view generation_config_json);
 
 // Reads `dir`/config.json (required; NotFound if missing) and
 // `dir`/generation_config.json (optional) and parses them; messages name the

@@ -1,15 +1,14 @@
 #include "models/io/model_config.h"
 
 #include <dirent.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "models/io/test_util.h"
 
@@ -32,7 +31,8 @@ std::vector<std::string> ConfigFiles() {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
       const std::string name = e->d_name;
-      if (name.size() > 5 && name.substr(name.size() - 5) == ".json") out.push_back(dir + "/" + name);
+      if (name.size() > 5 && name.substr(name.size() - 5) == ".json")
+        out.push_back(dir + "/" + name);
     }
     closedir(d);
   }
@@ -51,7 +51,8 @@ nlohmann::json BaseConfig() {
           {"vocab_size", 512}};
 }
 
-absl::StatusOr<ModelConfig> Parse(const nlohmann::json& cfg, const std::string& gen = "") {
+absl::StatusOr<ModelConfig> Parse(const nlohmann::json& cfg,
+                                  const std::string& gen = "") {
   return ParseModelConfig(cfg.dump(), gen);
 }
 
@@ -73,7 +74,8 @@ TEST(ModelConfigTest, ParsesEveryRealConfig) {
     EXPECT_EQ(c->num_key_value_heads, j["num_key_value_heads"].get<int>());
     EXPECT_EQ(c->head_dim, j["head_dim"].get<int>());
     EXPECT_EQ(c->vocab_size, j["vocab_size"].get<int>());
-    EXPECT_EQ(c->max_position_embeddings, j["max_position_embeddings"].get<int>());
+    EXPECT_EQ(c->max_position_embeddings,
+              j["max_position_embeddings"].get<int>());
     EXPECT_FLOAT_EQ(c->rms_norm_eps, j["rms_norm_eps"].get<float>());
     EXPECT_FLOAT_EQ(c->rope_theta, j["rope_theta"].get<float>());
     EXPECT_EQ(c->tie_word_embeddings, j["tie_word_embeddings"].get<bool>());
@@ -87,14 +89,17 @@ TEST(ModelConfigTest, ParsesEveryRealConfig) {
     }
     EXPECT_EQ(c->eos_token_ids, eos);
     EXPECT_EQ(c->qk_norm, c->model_type == "qwen3");
-    const bool has_scaling = j.contains("rope_scaling") && !j["rope_scaling"].is_null();
+    const bool has_scaling =
+        j.contains("rope_scaling") && !j["rope_scaling"].is_null();
     EXPECT_EQ(c->rope_scaling.type, has_scaling ? "llama3" : "default");
   }
 }
 
 TEST(ModelConfigTest, Llama31RopeScalingAndEosList) {
-  const std::string text = ReadAll(testing::SharedDir() + "/models/configs/llama-3.1-8b.json");
-  absl::StatusOr<ModelConfig> c = ParseModelConfig(text, R"({"eos_token_id": [128001, 128009]})");
+  const std::string text =
+      ReadAll(testing::SharedDir() + "/models/configs/llama-3.1-8b.json");
+  absl::StatusOr<ModelConfig> c =
+      ParseModelConfig(text, R"({"eos_token_id": [128001, 128009]})");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->rope_scaling.type, "llama3");
   EXPECT_FLOAT_EQ(c->rope_scaling.factor, 8.0f);
@@ -108,7 +113,8 @@ TEST(ModelConfigTest, Llama31RopeScalingAndEosList) {
 }
 
 TEST(ModelConfigTest, Qwen3HeadDimIsNotHiddenOverHeads) {
-  const std::string text = ReadAll(testing::SharedDir() + "/models/configs/qwen3-0.6b.json");
+  const std::string text =
+      ReadAll(testing::SharedDir() + "/models/configs/qwen3-0.6b.json");
   absl::StatusOr<ModelConfig> c = ParseModelConfig(text, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->head_dim, 128);
@@ -138,7 +144,8 @@ TEST(ModelConfigTest, LoadsStories260KDirectory) {
 }
 
 TEST(ModelConfigTest, LlamaDefaultsMatchTransformers) {
-  absl::StatusOr<ModelConfig> c = ParseModelConfig(R"({"model_type": "llama"})", "");
+  absl::StatusOr<ModelConfig> c =
+      ParseModelConfig(R"({"model_type": "llama"})", "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->vocab_size, 32000);
   EXPECT_EQ(c->hidden_size, 4096);
@@ -182,12 +189,14 @@ TEST(ModelConfigTest, MistralAndQwen3Defaults) {
   EXPECT_EQ(m->max_position_embeddings, 131072);
   EXPECT_EQ(m->sliding_window, 4096);
   m = ParseModelConfig(R"({"model_type": "mistral", "sliding_window": null,
-                           "num_key_value_heads": null})", "");
+                           "num_key_value_heads": null})",
+                       "");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_FALSE(m->sliding_window.has_value());
   EXPECT_EQ(m->num_key_value_heads, 32);
 
-  absl::StatusOr<ModelConfig> q = ParseModelConfig(R"({"model_type": "qwen3"})", "");
+  absl::StatusOr<ModelConfig> q =
+      ParseModelConfig(R"({"model_type": "qwen3"})", "");
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->vocab_size, 151936);
   EXPECT_EQ(q->head_dim, 128);
@@ -210,11 +219,13 @@ TEST(ModelConfigTest, EosIdsMergeAndDeduplicate) {
   c = Parse(cfg, R"({"eos_token_id": 9, "bos_token_id": 3})");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_THAT(c->eos_token_ids, ElementsAre(9));
-  EXPECT_EQ(c->bos_token_id, 3);  // config.json has no bos: generation_config's.
+  EXPECT_EQ(c->bos_token_id,
+            3);  // config.json has no bos: generation_config's.
   cfg["bos_token_id"] = nullptr;
   c = Parse(cfg, R"({"bos_token_id": 3})");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_FALSE(c->bos_token_id.has_value());  // Explicit null in config.json wins.
+  EXPECT_FALSE(
+      c->bos_token_id.has_value());  // Explicit null in config.json wins.
 }
 
 TEST(ModelConfigTest, RopeScalingVariants) {
@@ -225,8 +236,10 @@ TEST(ModelConfigTest, RopeScalingVariants) {
   EXPECT_EQ(c->rope_scaling.type, "linear");
   EXPECT_FLOAT_EQ(c->rope_scaling.factor, 4.0f);
 
-  cfg["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8},
-                         {"low_freq_factor", 1}, {"high_freq_factor", 4},
+  cfg["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", 8},
+                         {"low_freq_factor", 1},
+                         {"high_freq_factor", 4},
                          {"original_max_position_embeddings", 64}};
   c = Parse(cfg);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -243,8 +256,10 @@ TEST(ModelConfigTest, RopeScalingVariants) {
 
 TEST(ModelConfigTest, RopeScalingErrors) {
   nlohmann::json cfg = BaseConfig();
-  cfg["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8},
-                         {"high_freq_factor", 4}, {"original_max_position_embeddings", 64}};
+  cfg["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", 8},
+                         {"high_freq_factor", 4},
+                         {"original_max_position_embeddings", 64}};
   absl::StatusOr<ModelConfig> c = Parse(cfg);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(c.status().message(), HasSubstr("rope_scaling.low_freq_factor"));
@@ -256,7 +271,8 @@ TEST(ModelConfigTest, RopeScalingErrors) {
   cfg["rope_scaling"] = "llama3";
   EXPECT_THAT(Parse(cfg).status().message(), HasSubstr("rope_scaling"));
   cfg["rope_scaling"] = {{"factor", 2}};  // No type at all.
-  EXPECT_THAT(Parse(cfg).status().message(), HasSubstr("rope_scaling.rope_type"));
+  EXPECT_THAT(Parse(cfg).status().message(),
+              HasSubstr("rope_scaling.rope_type"));
 }
 
 TEST(ModelConfigTest, MalformedJsonNamesTheFile) {
@@ -269,16 +285,19 @@ TEST(ModelConfigTest, MalformedJsonNamesTheFile) {
   EXPECT_FALSE(ParseModelConfig("[1, 2]", "").ok());
   EXPECT_FALSE(ParseModelConfig(BaseConfig().dump(), "[]").ok());
   EXPECT_FALSE(ParseModelConfig("", "").ok());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(ParseModelConfig(deep, "").status().message(),
+              HasSubstr("config.json: invalid JSON: nested deeper"));
 }
 
 TEST(ModelConfigTest, WrongTypesNameTheField) {
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {
-      {"hidden_size", "64"},        {"hidden_size", 64.5},
-      {"num_hidden_layers", true},  {"rms_norm_eps", "small"},
-      {"tie_word_embeddings", 1},   {"eos_token_id", "2"},
-      {"eos_token_id", {1, "x"}},   {"vocab_size", 1e12},
-      {"architectures", "Llama"},   {"torch_dtype", 16},
-      {"head_dim", {8}},            {"intermediate_size", 5000000000LL},
+      {"hidden_size", "64"},       {"hidden_size", 64.5},
+      {"num_hidden_layers", true}, {"rms_norm_eps", "small"},
+      {"tie_word_embeddings", 1},  {"eos_token_id", "2"},
+      {"eos_token_id", {1, "x"}},  {"vocab_size", 1e12},
+      {"architectures", "Llama"},  {"torch_dtype", 16},
+      {"head_dim", {8}},           {"intermediate_size", 5000000000LL},
   };
   for (const auto& [field, value] : cases) {
     nlohmann::json cfg = BaseConfig();
@@ -289,18 +308,24 @@ TEST(ModelConfigTest, WrongTypesNameTheField) {
     EXPECT_THAT(c.status().message(), HasSubstr("'" + field + "'"));
     EXPECT_THAT(c.status().message(), HasSubstr("config.json"));
   }
-  absl::StatusOr<ModelConfig> c = Parse(BaseConfig(), R"({"eos_token_id": 2.5})");
-  EXPECT_THAT(c.status().message(), HasSubstr("generation_config.json: field 'eos_token_id'"));
+  absl::StatusOr<ModelConfig> c =
+      Parse(BaseConfig(), R"({"eos_token_id": 2.5})");
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("generation_config.json: field 'eos_token_id'"));
 }
 
 TEST(ModelConfigTest, InconsistentValuesAreRejected) {
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {
       {"num_key_value_heads", 3},  // 8 % 3 != 0.
       {"head_dim", 7},             // Odd: no RoPE pairs.
-      {"hidden_size", 0},          {"num_hidden_layers", -1},
-      {"vocab_size", 0},           {"rms_norm_eps", 0},
-      {"rope_theta", -5},          {"eos_token_id", 512},  // >= vocab_size.
-      {"bos_token_id", -1},        {"torch_dtype", "int8"},
+      {"hidden_size", 0},
+      {"num_hidden_layers", -1},
+      {"vocab_size", 0},
+      {"rms_norm_eps", 0},
+      {"rope_theta", -5},
+      {"eos_token_id", 512},  // >= vocab_size.
+      {"bos_token_id", -1},
+      {"torch_dtype", "int8"},
       {"num_attention_heads", 0},
   };
   for (const auto& [field, value] : cases) {
@@ -336,7 +361,8 @@ TEST(ModelConfigTest, UnsupportedFeaturesAreUnimplemented) {
   cfg["model_type"] = "qwen3";
   cfg["use_sliding_window"] = true;
   EXPECT_EQ(Parse(cfg).status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(ParseModelConfig("{}", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseModelConfig("{}", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ModelConfigTest, LoadNamesFilesByPath) {
@@ -346,9 +372,11 @@ TEST(ModelConfigTest, LoadNamesFilesByPath) {
   cfg["hidden_size"] = "big";
   testing::WriteFile(dir + "/config.json", cfg.dump());
   absl::StatusOr<ModelConfig> c = LoadModelConfig(dir);
-  EXPECT_THAT(c.status().message(), HasSubstr(dir + "/config.json: field 'hidden_size'"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr(dir + "/config.json: field 'hidden_size'"));
   testing::WriteFile(dir + "/config.json", BaseConfig().dump());
-  testing::WriteFile(dir + "/generation_config.json", R"({"eos_token_id": [3, 4]})");
+  testing::WriteFile(dir + "/generation_config.json",
+                     R"({"eos_token_id": [3, 4]})");
   c = LoadModelConfig(dir);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_THAT(c->eos_token_ids, ElementsAre(3, 4));

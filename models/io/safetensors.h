@@ -29,10 +29,11 @@ namespace infernum::models {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype_name;         // As in the header: "F32", "BF16", "I64", ...
-  bool dtype_supported = false;   // dtype_name is F32, BF16, F16 or I32.
-  kernels::DType dtype = kernels::DType::kF32;  // Meaningful only if dtype_supported.
-  std::vector<int64_t> shape;     // Row-major; [] is a scalar.
+  std::string dtype_name;        // As in the header: "F32", "BF16", "I64", ...
+  bool dtype_supported = false;  // dtype_name is F32, BF16, F16 or I32.
+  kernels::DType dtype =
+      kernels::DType::kF32;    // Meaningful only if dtype_supported.
+  std::vector<int64_t> shape;  // Row-major; [] is a scalar.
   int64_t numel = 0;
   // Points into the file mapping; valid while the owning SafetensorsFile (or
   // WeightSource) lives. NOT necessarily aligned to the element size (the
@@ -51,14 +52,17 @@ class SafetensorsFile {
   // from the file system. Unknown dtype strings are rejected here; known but
   // unsupported ones (I64, F64, F8_*, ...) are accepted with
   // dtype_supported == false.
-  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(
+      const std::string& path);
 
   // The tensor named `name`, or nullptr.
   const TensorInfo* Find(std::string_view name) const;
   // All tensors, sorted by name.
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   // The "__metadata__" string map (empty if absent).
-  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::map<std::string, std::string>& metadata() const {
+    return metadata_;
+  }
   const std::string& path() const { return file_->path(); }
 
  private:
@@ -78,18 +82,21 @@ class WeightSource {
   // single .safetensors file. Every shard named by the index must exist and
   // hold the tensors the index assigns to it. Tensors in a shard but not in
   // the index are ignored (as transformers does).
-  static absl::StatusOr<std::unique_ptr<WeightSource>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<WeightSource>> Open(
+      const std::string& path);
 
   // NotFound naming the tensor when absent; InvalidArgument when its dtype is
   // not one Infernum supports (F32, BF16, F16, I32).
   absl::StatusOr<const TensorInfo*> Get(std::string_view name) const;
   // Get(), plus: dtype is F32, BF16 or F16 and the shape equals `shape`
   // exactly; InvalidArgument naming the tensor, expected and actual shape.
-  absl::StatusOr<const TensorInfo*> GetChecked(std::string_view name,
-                                               std::initializer_list<int64_t> shape) const;
-  absl::StatusOr<const TensorInfo*> GetChecked(std::string_view name,
-                                               const std::vector<int64_t>& shape) const;
-  bool Contains(std::string_view name) const { return tensors_.count(name) != 0; }
+  absl::StatusOr<const TensorInfo*> GetChecked(
+      std::string_view name, std::initializer_list<int64_t> shape) const;
+  absl::StatusOr<const TensorInfo*> GetChecked(
+      std::string_view name, const std::vector<int64_t>& shape) const;
+  bool Contains(std::string_view name) const {
+    return tensors_.count(name) != 0;
+  }
   // Every tensor name, sorted.
   std::vector<std::string> names() const;
   size_t num_files() const { return files_.size(); }
@@ -99,7 +106,8 @@ class WeightSource {
  private:
   WeightSource() = default;
   void AddAll(const SafetensorsFile& file);
-  absl::Status OpenSharded(const std::string& dir, const std::string& index_path);
+  absl::Status OpenSharded(const std::string& dir,
+                           const std::string& index_path);
 
   std::string path_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;

@@ -1,12 +1,12 @@
 #include "models/io/safetensors.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "models/io/test_util.h"
 
@@ -14,9 +14,9 @@ namespace infernum::models {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::F32Bytes;
 using testing::FrameSafetensors;
+using ::testing::HasSubstr;
 using testing::RawTensor;
 using testing::SerializeSafetensors;
 
@@ -28,7 +28,8 @@ std::string ReadAll(const std::string& path) {
 }
 
 // Writes `contents` into a fresh temp dir and opens it as a safetensors file.
-absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenBytes(const std::string& contents) {
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenBytes(
+    const std::string& contents) {
   const std::string path = testing::MakeTempDir() + "/t.safetensors";
   testing::WriteFile(path, contents);
   return SafetensorsFile::Open(path);
@@ -36,7 +37,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenBytes(const std::string& co
 
 void ExpectInvalid(const std::string& contents, const std::string& substr) {
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> f = OpenBytes(contents);
-  EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << f.status();
+  EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument)
+      << f.status();
   EXPECT_THAT(f.status().message(), HasSubstr(substr));
 }
 
@@ -61,13 +63,18 @@ TEST(SafetensorsTest, Stories260KMatchesOriginalCheckpoint) {
   const TensorInfo* emb = (*f)->Find("model.embed_tokens.weight");
   ASSERT_NE(emb, nullptr);
   EXPECT_THAT(emb->shape, ElementsAre(512, 64));
-  EXPECT_THAT((*f)->Find("model.layers.4.self_attn.k_proj.weight")->shape, ElementsAre(32, 64));
-  EXPECT_THAT((*f)->Find("model.layers.0.mlp.down_proj.weight")->shape, ElementsAre(64, 172));
+  EXPECT_THAT((*f)->Find("model.layers.4.self_attn.k_proj.weight")->shape,
+              ElementsAre(32, 64));
+  EXPECT_THAT((*f)->Find("model.layers.0.mlp.down_proj.weight")->shape,
+              ElementsAre(64, 172));
   EXPECT_EQ((*f)->Find("lm_head.weight"), nullptr);
 
-  const std::string orig = ReadAll(testing::Stories260KDir() + "/original/stories260K.bin");
+  const std::string orig =
+      ReadAll(testing::Stories260KDir() + "/original/stories260K.bin");
   ASSERT_EQ(orig.size(), 1056540u);
-  auto orig_at = [&](size_t float_offset) { return orig.data() + 28 + float_offset * 4; };
+  auto orig_at = [&](size_t float_offset) {
+    return orig.data() + 28 + float_offset * 4;
+  };
   EXPECT_EQ(std::memcmp(emb->data, orig_at(0), emb->nbytes), 0);
   const TensorInfo* norm3 = (*f)->Find("model.layers.3.input_layernorm.weight");
   EXPECT_EQ(std::memcmp(norm3->data, orig_at(32768 + 3 * 64), 64 * 4), 0);
@@ -77,14 +84,18 @@ TEST(SafetensorsTest, Stories260KMatchesOriginalCheckpoint) {
 }
 
 TEST(SafetensorsTest, WeightSourceOnStories260K) {
-  absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(testing::Stories260KDir());
+  absl::StatusOr<std::unique_ptr<WeightSource>> w =
+      WeightSource::Open(testing::Stories260KDir());
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ((*w)->names().size(), 47u);
   EXPECT_EQ((*w)->num_files(), 1u);
   EXPECT_TRUE((*w)->GetChecked("model.norm.weight", {64}).ok());
-  absl::StatusOr<const TensorInfo*> bad = (*w)->GetChecked("model.norm.weight", {32, 2});
+  absl::StatusOr<const TensorInfo*> bad =
+      (*w)->GetChecked("model.norm.weight", {32, 2});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(bad.status().message(), HasSubstr("'model.norm.weight' has shape [64], expected [32, 2]"));
+  EXPECT_THAT(
+      bad.status().message(),
+      HasSubstr("'model.norm.weight' has shape [64], expected [32, 2]"));
   absl::StatusOr<const TensorInfo*> missing = (*w)->Get("lm_head.weight");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("lm_head.weight"));
@@ -94,15 +105,20 @@ TEST(SafetensorsTest, RoundTripDTypes) {
   std::string bf16(6, '\0'), f16(4, '\0'), i64(16, '\x01');
   for (int i = 0; i < 6; ++i) bf16[i] = static_cast<char>(i + 1);
   const std::vector<RawTensor> in = {
-      {"b", "BF16", {3}, bf16},        {"a", "F32", {2, 3}, F32Bytes(6, 0.5f)},
-      {"c", "F16", {1, 2}, f16},       {"ids", "I64", {2}, i64},
-      {"scalar", "F32", {}, F32Bytes(1, 7.0f)}, {"empty", "F32", {0, 4}, ""},
+      {"b", "BF16", {3}, bf16},
+      {"a", "F32", {2, 3}, F32Bytes(6, 0.5f)},
+      {"c", "F16", {1, 2}, f16},
+      {"ids", "I64", {2}, i64},
+      {"scalar", "F32", {}, F32Bytes(1, 7.0f)},
+      {"empty", "F32", {0, 4}, ""},
   };
   const std::string dir = testing::MakeTempDir();
-  testing::WriteFile(dir + "/model.safetensors", SerializeSafetensors(in, {{"format", "pt"}}));
+  testing::WriteFile(dir + "/model.safetensors",
+                     SerializeSafetensors(in, {{"format", "pt"}}));
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(dir);
   ASSERT_TRUE(w.ok()) << w.status();
-  EXPECT_THAT((*w)->names(), ElementsAre("a", "b", "c", "empty", "ids", "scalar"));
+  EXPECT_THAT((*w)->names(),
+              ElementsAre("a", "b", "c", "empty", "ids", "scalar"));
   for (const RawTensor& r : in) {
     SCOPED_TRACE(r.name);
     absl::StatusOr<const TensorInfo*> t = (*w)->Get(r.name);
@@ -126,12 +142,14 @@ TEST(SafetensorsTest, RoundTripDTypes) {
 
 TEST(SafetensorsTest, RejectsI32AsWeight) {
   const std::string dir = testing::MakeTempDir();
-  testing::WriteFile(dir + "/model.safetensors",
-                     SerializeSafetensors({{"n", "I32", {2}, std::string(8, '\0')}}));
+  testing::WriteFile(
+      dir + "/model.safetensors",
+      SerializeSafetensors({{"n", "I32", {2}, std::string(8, '\0')}}));
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(dir);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_TRUE((*w)->Get("n").ok());
-  EXPECT_THAT((*w)->GetChecked("n", {2}).status().message(), HasSubstr("F32, BF16 or F16"));
+  EXPECT_THAT((*w)->GetChecked("n", {2}).status().message(),
+              HasSubstr("F32, BF16 or F16"));
 }
 
 TEST(SafetensorsTest, BadFraming) {
@@ -142,10 +160,17 @@ TEST(SafetensorsTest, BadFraming) {
   ExpectInvalid(FrameSafetensors("not json at all", ""), "invalid JSON");
   ExpectInvalid(FrameSafetensors("", ""), "invalid JSON");
   ExpectInvalid(FrameSafetensors("[1, 2]", ""), "must be a JSON object");
-  ExpectInvalid(FrameSafetensors(R"({"__metadata__": {"k": 1}})", ""), "__metadata__");
-  ExpectInvalid(FrameSafetensors(R"({"__metadata__": []})", ""), "__metadata__");
+  ExpectInvalid(FrameSafetensors(R"({"__metadata__": {"k": 1}})", ""),
+                "__metadata__");
+  ExpectInvalid(FrameSafetensors(R"({"__metadata__": []})", ""),
+                "__metadata__");
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  ExpectInvalid(FrameSafetensors(deep, ""), "nested deeper than 64");
+  ExpectInvalid(FrameSafetensors(R"({"w": )" + deep + "}", ""),
+                "nested deeper");
   // A header holding only metadata (no tensors) is valid.
-  EXPECT_TRUE(OpenBytes(FrameSafetensors(R"({"__metadata__": {"k": "v"}})", "")).ok());
+  EXPECT_TRUE(
+      OpenBytes(FrameSafetensors(R"({"__metadata__": {"k": "v"}})", "")).ok());
 }
 
 TEST(SafetensorsTest, BadEntries) {
@@ -153,53 +178,73 @@ TEST(SafetensorsTest, BadEntries) {
   auto framed = [&](const std::string& entry) {
     return FrameSafetensors(OneTensorHeader(entry), data);
   };
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 20]})"),
-                "data_offsets [0, 20]");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [1], "data_offsets": [12, 8]})"),
-                "data_offsets [12, 8]");
-  ExpectInvalid(framed(R"({"dtype": "F33", "shape": [4], "data_offsets": [0, 16]})"),
-                "unknown dtype 'F33'");
-  ExpectInvalid(framed(R"({"dtype": 32, "shape": [4], "data_offsets": [0, 16]})"), "dtype");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [5], "data_offsets": [0, 16]})"),
-                "holds 16 bytes but shape [5] of F32 needs 20");
-  ExpectInvalid(framed(R"({"dtype": "BF16", "shape": [4], "data_offsets": [0, 16]})"),
-                "needs 8");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]})"),
-                "non-negative");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4.0], "data_offsets": [0, 16]})"),
-                "non-negative integers");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": 4, "data_offsets": [0, 16]})"), "shape");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 8, 16]})"),
-                "2 entries");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 20]})"),
+      "data_offsets [0, 20]");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [1], "data_offsets": [12, 8]})"),
+      "data_offsets [12, 8]");
+  ExpectInvalid(
+      framed(R"({"dtype": "F33", "shape": [4], "data_offsets": [0, 16]})"),
+      "unknown dtype 'F33'");
+  ExpectInvalid(
+      framed(R"({"dtype": 32, "shape": [4], "data_offsets": [0, 16]})"),
+      "dtype");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [5], "data_offsets": [0, 16]})"),
+      "holds 16 bytes but shape [5] of F32 needs 20");
+  ExpectInvalid(
+      framed(R"({"dtype": "BF16", "shape": [4], "data_offsets": [0, 16]})"),
+      "needs 8");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]})"),
+      "non-negative");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [4.0], "data_offsets": [0, 16]})"),
+      "non-negative integers");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": 4, "data_offsets": [0, 16]})"),
+      "shape");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 8, 16]})"),
+      "2 entries");
   ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4]})"), "data_offsets");
   ExpectInvalid(framed(R"("F32")"), "must be an object");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296],
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296],
                            "data_offsets": [0, 16]})"),
-                "too large");
-  ExpectInvalid(framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [-16, 0]})"),
-                "non-negative");
-  ExpectInvalid(FrameSafetensors(R"({"": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})",
-                                 data),
-                "empty tensor name");
+      "too large");
+  ExpectInvalid(
+      framed(R"({"dtype": "F32", "shape": [4], "data_offsets": [-16, 0]})"),
+      "non-negative");
+  ExpectInvalid(
+      FrameSafetensors(
+          R"({"": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})",
+          data),
+      "empty tensor name");
 }
 
 // Every truncation of a valid file is an error (never a crash or an
 // out-of-bounds read; run under --config=asan to check the latter).
 TEST(SafetensorsTest, EveryTruncationIsRejected) {
-  const std::string full = SerializeSafetensors(
-      {{"a", "F32", {3}, F32Bytes(3)}, {"b", "BF16", {2, 2}, std::string(8, 'x')}});
+  const std::string full =
+      SerializeSafetensors({{"a", "F32", {3}, F32Bytes(3)},
+                            {"b", "BF16", {2, 2}, std::string(8, 'x')}});
   ASSERT_TRUE(OpenBytes(full).ok());
   for (size_t len = 0; len < full.size(); ++len) {
-    absl::StatusOr<std::unique_ptr<SafetensorsFile>> f = OpenBytes(full.substr(0, len));
-    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << "length " << len;
+    absl::StatusOr<std::unique_ptr<SafetensorsFile>> f =
+        OpenBytes(full.substr(0, len));
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument)
+        << "length " << len;
   }
 }
 
 // Random byte corruption of the header must never crash; results are either
 // an error or a file whose every tensor lies inside the mapping.
 TEST(SafetensorsTest, RandomHeaderCorruptionNeverCrashes) {
-  const std::string full = SerializeSafetensors(
-      {{"x", "F32", {2, 2}, F32Bytes(4)}, {"y", "F16", {3}, std::string(6, 'y')}});
+  const std::string full =
+      SerializeSafetensors({{"x", "F32", {2, 2}, F32Bytes(4)},
+                            {"y", "F16", {3}, std::string(6, 'y')}});
   std::mt19937 rng(1234);
   const std::string chars = "0123456789[]{}\",:-. FBI\x01\xff";
   for (int iter = 0; iter < 300; ++iter) {
@@ -212,7 +257,8 @@ TEST(SafetensorsTest, RandomHeaderCorruptionNeverCrashes) {
     if (!f.ok()) continue;
     for (const TensorInfo& t : (*f)->tensors()) {
       uint8_t acc = 0;  // Touch every byte: ASan flags any overrun.
-      for (size_t i = 0; i < t.nbytes; ++i) acc ^= static_cast<const uint8_t*>(t.data)[i];
+      for (size_t i = 0; i < t.nbytes; ++i)
+        acc ^= static_cast<const uint8_t*>(t.data)[i];
       volatile uint8_t sink = acc;
       (void)sink;
     }

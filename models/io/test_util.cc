@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
@@ -16,15 +15,17 @@ namespace infernum::models::testing {
 
 std::string SharedDir() {
   const char* env = std::getenv("INFERNUM_SHARED");
-  return (env != nullptr && *env != '\0') ? std::string(env) : std::string("/work/shared");
+  return (env != nullptr && *env != '\0') ? std::string(env)
+                                          : std::string("/work/shared");
 }
 
 std::string Stories260KDir() { return SharedDir() + "/models/stories260K"; }
 
 std::string MakeTempDir() {
   const char* env = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(env != nullptr && *env != '\0' ? env : "/tmp") +
-                     "/models_io_XXXXXX";
+  std::string tmpl =
+      std::string(env != nullptr && *env != '\0' ? env : "/tmp") +
+      "/models_io_XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   CHECK(::mkdtemp(buf.data()) != nullptr) << "mkdtemp failed for " << tmpl;
@@ -38,17 +39,19 @@ void WriteFile(const std::string& path, const std::string& contents) {
   CHECK(out.good()) << "cannot write " << path;
 }
 
-std::string SerializeSafetensors(const std::vector<RawTensor>& tensors,
-                                 const std::map<std::string, std::string>& metadata) {
+std::string SerializeSafetensors(
+    const std::vector<RawTensor>& tensors,
+    const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   for (const RawTensor& t : tensors) {
     const uint64_t begin = data.size();
     data += t.bytes;
-    header[t.name] = {{"dtype", t.dtype},
-                      {"shape", t.shape},
-                      {"data_offsets", {begin, static_cast<uint64_t>(data.size())}}};
+    header[t.name] = {
+        {"dtype", t.dtype},
+        {"shape", t.shape},
+        {"data_offsets", {begin, static_cast<uint64_t>(data.size())}}};
   }
   std::string text = header.dump();
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');
@@ -59,7 +62,8 @@ std::string FrameSafetensors(const std::string& header, const std::string& data,
                              std::optional<uint64_t> declared_len) {
   const uint64_t len = declared_len.value_or(header.size());
   std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
   return out + header + data;
 }
 

@@ -29,13 +29,15 @@ struct RawTensor {
 
 // A well-formed safetensors file: tensors laid out back to back in the given
 // order, header padded with spaces to a multiple of 8.
-std::string SerializeSafetensors(const std::vector<RawTensor>& tensors,
-                                 const std::map<std::string, std::string>& metadata = {});
+std::string SerializeSafetensors(
+    const std::vector<RawTensor>& tensors,
+    const std::map<std::string, std::string>& metadata = {});
 
 // Frames an arbitrary header: 8-byte little-endian length (`declared_len`, or
 // header.size() when unset), the header bytes, then `data`.
-std::string FrameSafetensors(const std::string& header, const std::string& data,
-                             std::optional<uint64_t> declared_len = std::nullopt);
+std::string FrameSafetensors(
+    const std::string& header, const std::string& data,
+    std::optional<uint64_t> declared_len = std::nullopt);
 
 // `n` f32 values as raw bytes: value i is start + i * step.
 std::string F32Bytes(int64_t n, float start = 0.0f, float step = 1.0f);

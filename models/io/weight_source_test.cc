@@ -1,8 +1,8 @@
 // WeightSource over sharded checkpoints (model.safetensors.index.json).
-#include <cstring>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "models/io/safetensors.h"
@@ -12,8 +12,8 @@ namespace infernum::models {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::F32Bytes;
+using ::testing::HasSubstr;
 using testing::RawTensor;
 using testing::SerializeSafetensors;
 
@@ -26,7 +26,8 @@ struct Checkpoint {
 };
 
 void WriteIndex(const std::string& dir, const nlohmann::json& weight_map) {
-  nlohmann::json index = {{"metadata", {{"total_size", 123}}}, {"weight_map", weight_map}};
+  nlohmann::json index = {{"metadata", {{"total_size", 123}}},
+                          {"weight_map", weight_map}};
   testing::WriteFile(dir + "/model.safetensors.index.json", index.dump(2));
 }
 
@@ -59,7 +60,8 @@ TEST(WeightSourceTest, ShardedRoundTrip) {
   EXPECT_EQ((*w)->num_files(), 2u);
   EXPECT_THAT((*w)->names(),
               ElementsAre("lm_head.weight", "model.embed_tokens.weight",
-                          "model.layers.0.input_layernorm.weight", "model.norm.weight"));
+                          "model.layers.0.input_layernorm.weight",
+                          "model.norm.weight"));
   EXPECT_FALSE((*w)->Contains("stray"));
   for (const auto* shard : {&c.shard1, &c.shard2}) {
     for (const RawTensor& r : *shard) {
@@ -84,7 +86,8 @@ TEST(WeightSourceTest, MissingShardIsNotFound) {
 
 TEST(WeightSourceTest, TensorListedButAbsentFromShard) {
   const Checkpoint c = WriteSharded();
-  nlohmann::json map = {{"model.norm.weight", kShard2}, {"model.ghost.weight", kShard1}};
+  nlohmann::json map = {{"model.norm.weight", kShard2},
+                        {"model.ghost.weight", kShard1}};
   WriteIndex(c.dir, map);
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(c.dir);
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
@@ -94,7 +97,8 @@ TEST(WeightSourceTest, TensorListedButAbsentFromShard) {
 
 TEST(WeightSourceTest, CorruptShardIsNamed) {
   const Checkpoint c = WriteSharded();
-  testing::WriteFile(c.dir + "/" + kShard1, testing::FrameSafetensors("{oops", ""));
+  testing::WriteFile(c.dir + "/" + kShard1,
+                     testing::FrameSafetensors("{oops", ""));
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(c.dir);
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(w.status().message(), HasSubstr(kShard1));
@@ -119,7 +123,8 @@ TEST(WeightSourceTest, BadIndexFiles) {
     SCOPED_TRACE(text);
     testing::WriteFile(index, text);
     absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(c.dir);
-    EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument) << w.status();
+    EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument)
+        << w.status();
     EXPECT_THAT(w.status().message(), HasSubstr(substr));
   }
 }
@@ -129,7 +134,8 @@ TEST(WeightSourceTest, EmptyDirectoryIsNotFound) {
   absl::StatusOr<std::unique_ptr<WeightSource>> w = WeightSource::Open(dir);
   EXPECT_EQ(w.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(w.status().message(), HasSubstr("model.safetensors"));
-  EXPECT_EQ(WeightSource::Open(dir + "/nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(WeightSource::Open(dir + "/nope").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -107,7 +107,8 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(std::vector<AddedToken> t
   AddedVocabulary v;
   v.tokens_ = std::move(tokens);
   for (size_t i = 0; i < v.tokens_.size(); ++i) {
-    const AddedToken& t = v.tokens_[i];
+    AddedToken& t = v.tokens_[i];
+    t.decoded = t.content;
     if (!IsValidUtf8(t.content)) {
       return absl::InvalidArgumentError("added token content is not valid UTF-8");
     }
@@ -116,6 +117,7 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(std::vector<AddedToken> t
     if (t.normalized && normalizer != nullptr) {
       ASSIGN_OR_RETURN(const std::string n, normalizer->Normalize(t.content));
       if (!n.empty()) v.normalized_trie_.Insert(n, static_cast<int32_t>(i));
+      t.decoded = n;
     } else if (t.normalized) {
       v.normalized_trie_.Insert(t.content, static_cast<int32_t>(i));
     } else {

@@ -25,6 +25,9 @@ struct AddedToken {
   bool rstrip = false;
   bool normalized = true;
   bool special = false;
+  // What Decode prints: HF decodes a normalized token as its normalized
+  // content (filled in by AddedVocabulary::Build).
+  std::string decoded;
 };
 
 // Parses the "added_tokens" array (absent or null = none).

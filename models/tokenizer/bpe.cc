@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "models/tokenizer/tokenizer_json.h"
 #include "models/tokenizer/unicode.h"
 
 namespace infernum::models::tokenizer_internal {
@@ -22,7 +23,9 @@ absl::StatusOr<std::string> OptionalString(const Json& j, std::string_view key) 
   return f->get<std::string>();
 }
 
-absl::StatusOr<BpeOptions> ParseOptions(const Json& model) {
+}  // namespace
+
+absl::StatusOr<BpeOptions> BpeModel::ParseOptions(const Json& model) {
   BpeOptions o;
   ASSIGN_OR_RETURN(std::string unk, OptionalString(model, "unk_token"));
   if (!unk.empty()) o.unk_token = std::move(unk);
@@ -39,15 +42,10 @@ absl::StatusOr<BpeOptions> ParseOptions(const Json& model) {
   return o;
 }
 
+namespace {
+
 absl::StatusOr<std::pair<std::string, std::string>> ParseMerge(const Json& m) {
-  if (m.is_string()) {
-    const std::string& s = m.get_ref<const std::string&>();
-    const size_t space = s.find(' ');
-    if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("BPE merge \"", s, "\" is not \"a b\""));
-    }
-    return std::make_pair(s.substr(0, space), s.substr(space + 1));
-  }
+  if (m.is_string()) return SplitMergeString(m.get<std::string>());
   if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
     return std::make_pair(m[0].get<std::string>(), m[1].get<std::string>());
   }

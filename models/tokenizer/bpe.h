@@ -35,6 +35,10 @@ struct BpeOptions {
 
 class BpeModel {
  public:
+  // Reads the options (unk_token, fuse_unk, byte_fallback, ignore_merges,
+  // continuing_subword_prefix, end_of_word_suffix) of a "model" object.
+  static absl::StatusOr<BpeOptions> ParseOptions(const Json& model);
+
   // Parses the "model" object. Errors: missing vocab/merges, a merge whose
   // parts or result are not in the vocab, duplicate ids, unk not in vocab.
   static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const Json& model);

@@ -1,7 +1,6 @@
 #include "models/tokenizer/tokenizer.h"
 
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -17,6 +16,7 @@
 #include "models/tokenizer/post_processor.h"
 #include "models/tokenizer/pre_tokenizer.h"
 #include "models/tokenizer/tokenizer_config.h"
+#include "models/tokenizer/tokenizer_json.h"
 #include "models/tokenizer/unicode.h"
 
 namespace infernum::models {
@@ -29,12 +29,16 @@ using tokenizer_internal::Json;
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
-  return std::move(ss).str();
+  const std::streamsize size = in.tellg();
+  if (size < 0) return absl::DataLossError(absl::StrCat("cannot size ", path));
+  std::string data(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(data.data(), size)) {
+    return absl::DataLossError(absl::StrCat("error reading ", path));
+  }
+  return data;
 }
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
@@ -69,7 +73,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(const std::s
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
     const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
-  ASSIGN_OR_RETURN(const Json j, tokenizer_internal::ParseJson(tokenizer_json, "tokenizer.json"));
+  ASSIGN_OR_RETURN(tokenizer_internal::TokenizerJson parsed,
+                   tokenizer_internal::ParseTokenizerJson(tokenizer_json));
+  const Json& j = parsed.rest;
   if (!j.is_object()) return absl::InvalidArgumentError("tokenizer.json is not a JSON object");
   const Json* model = FindField(j, "model");
   if (model == nullptr || !model->is_object()) {
@@ -78,6 +84,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
   const Json* type = FindField(*model, "type");
   if (type != nullptr && !(type->is_string() && *type == "BPE")) {
     return absl::UnimplementedError("tokenizer.json: only BPE models are supported");
+  }
+  if (!parsed.has_vocab || !parsed.has_merges) {
+    return absl::InvalidArgumentError("tokenizer.json: model needs \"vocab\" and \"merges\"");
   }
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   static const Json kNull;
@@ -88,7 +97,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
   ASSIGN_OR_RETURN(t->normalizer_, tokenizer_internal::MakeNormalizer(section("normalizer")));
   ASSIGN_OR_RETURN(t->pre_tokenizer_,
                    tokenizer_internal::MakePreTokenizer(section("pre_tokenizer")));
-  ASSIGN_OR_RETURN(t->model_, tokenizer_internal::BpeModel::FromJson(*model));
+  ASSIGN_OR_RETURN(auto options, tokenizer_internal::BpeModel::ParseOptions(*model));
+  ASSIGN_OR_RETURN(t->model_, tokenizer_internal::BpeModel::Create(
+                                  std::move(parsed.vocab), parsed.merges, std::move(options)));
   ASSIGN_OR_RETURN(t->post_processor_,
                    tokenizer_internal::MakePostProcessor(section("post_processor")));
   ASSIGN_OR_RETURN(t->decoder_, tokenizer_internal::MakeDecoder(section("decoder")));
@@ -174,7 +185,7 @@ absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const int32_t> ids,
   tokens.reserve(ids.size());
   for (const int32_t id : ids) {
     if (const auto* added = added_->FindById(id)) {
-      if (!(skip_special_tokens && added->special)) tokens.push_back(added->content);
+      if (!(skip_special_tokens && added->special)) tokens.push_back(added->decoded);
       continue;
     }
     const std::string* token = model_->IdToToken(id);

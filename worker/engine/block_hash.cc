@@ -44,7 +44,8 @@ std::vector<BlockHash> HashFullBlocks(std::span<const int32_t> tokens,
   hashes.reserve(num_full);
   BlockHash parent = root;
   for (size_t j = 0; j < num_full; ++j) {
-    parent = HashBlockTokens(parent, tokens.subspan(j * block_size, block_size));
+    parent =
+        HashBlockTokens(parent, tokens.subspan(j * block_size, block_size));
     hashes.push_back(parent);
   }
   return hashes;

@@ -10,7 +10,9 @@ namespace infernum::worker {
 
 // ---------------------------------------------------------------- BlockTable
 
-BlockTable::BlockTable(BlockTable&& other) noexcept { *this = std::move(other); }
+BlockTable::BlockTable(BlockTable&& other) noexcept {
+  *this = std::move(other);
+}
 
 BlockTable& BlockTable::operator=(BlockTable&& other) noexcept {
   if (this == &other) return *this;
@@ -47,10 +49,9 @@ void BlockTable::Release() {
 absl::StatusOr<std::unique_ptr<BlockManager>> BlockManager::Create(
     const BlockManagerConfig& config) {
   if (config.num_blocks <= 0 || config.block_size <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("BlockManager: num_blocks (", config.num_blocks,
-                     ") and block_size (", config.block_size,
-                     ") must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BlockManager: num_blocks (", config.num_blocks, ") and block_size (",
+        config.block_size, ") must be positive"));
   }
   if (config.hash_bits_for_testing < 1 || config.hash_bits_for_testing > 64) {
     return absl::InvalidArgumentError("BlockManager: hash bits must be 1..64");
@@ -76,9 +77,9 @@ BlockManager::~BlockManager() {
 }
 
 int BlockManager::NumBlocksForTokens(int num_tokens) const {
-  return num_tokens <= 0 ? 0
-                         : (num_tokens + config_.block_size - 1) /
-                               config_.block_size;
+  return num_tokens <= 0
+             ? 0
+             : (num_tokens + config_.block_size - 1) / config_.block_size;
 }
 
 BlockHash BlockManager::Hash(BlockHash parent,
@@ -142,9 +143,9 @@ absl::StatusOr<BlockTable> BlockManager::Allocate(
   const int num_hit = static_cast<int>(hit.block_ids.size());
   const int num_fresh = std::max(NumBlocksForTokens(num_slots) - num_hit, 0);
   if (num_fresh > NumAvailable() - hit.num_evictable) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "Allocate: need ", num_fresh, " fresh KV blocks, ",
-        NumAvailable() - hit.num_evictable, " available"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Allocate: need ", num_fresh, " fresh KV blocks, ",
+                     NumAvailable() - hit.num_evictable, " available"));
   }
   BlockTable table;
   table.manager_ = this;
@@ -160,7 +161,8 @@ absl::StatusOr<BlockTable> BlockManager::Allocate(
     table.chain_block_ = hit.block_ids.back();
     table.chain_generation_ = blocks_[table.chain_block_].generation;
   }
-  for (int i = 0; i < num_fresh; ++i) table.block_ids_.push_back(TakeFreshBlock());
+  for (int i = 0; i < num_fresh; ++i)
+    table.block_ids_.push_back(TakeFreshBlock());
   table.num_cached_tokens_ = num_hit * config_.block_size;
   ++counters_.prefix_cache_requests;
   counters_.prefix_cache_query_tokens += static_cast<int64_t>(tokens.size());
@@ -181,7 +183,8 @@ absl::Status BlockManager::Grow(BlockTable& table, int num_slots) {
         absl::StrCat("Grow: need ", num_fresh, " KV blocks, ", NumAvailable(),
                      " available"));
   }
-  for (int i = 0; i < num_fresh; ++i) table.block_ids_.push_back(TakeFreshBlock());
+  for (int i = 0; i < num_fresh; ++i)
+    table.block_ids_.push_back(TakeFreshBlock());
   return absl::OkStatus();
 }
 
@@ -258,7 +261,8 @@ void BlockManager::CommitComputedTokens(BlockTable& table,
   const int bs = config_.block_size;
   const int num_full =
       std::min({std::max(num_computed_tokens, 0),
-                static_cast<int>(tokens.size()), table.capacity()}) / bs;
+                static_cast<int>(tokens.size()), table.capacity()}) /
+      bs;
   for (int j = table.num_committed_blocks_; j < num_full; ++j) {
     table.num_committed_blocks_ = j + 1;
     if (table.chain_broken_) continue;

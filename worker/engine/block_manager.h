@@ -206,8 +206,8 @@ class BlockManager {
   BlockManagerConfig config_;
   uint64_t hash_mask_;
   std::vector<Block> blocks_;
-  std::vector<int32_t> free_;    // stack of free block ids
-  std::list<int32_t> lru_;       // evictable blocks, least recent first
+  std::vector<int32_t> free_;  // stack of free block ids
+  std::list<int32_t> lru_;     // evictable blocks, least recent first
   absl::flat_hash_map<BlockHash, int32_t> cache_;  // hash -> cached block
   int num_used_ = 0;
   int num_attached_tables_ = 0;

@@ -49,7 +49,8 @@ absl::Status BlockManager::CheckConsistency() const {
     }
     if (b.parent >= 0) {
       const Block& p = blocks_[b.parent];
-      if (!p.cached || std::count(p.children.begin(), p.children.end(), id) != 1)
+      if (!p.cached ||
+          std::count(p.children.begin(), p.children.end(), id) != 1)
         return fail("cached block ", id, " has a bad parent link");
     }
     for (int32_t c : b.children) {
@@ -57,7 +58,8 @@ absl::Status BlockManager::CheckConsistency() const {
         return fail("bad child ", c, " of ", id);
     }
   }
-  if (num_used != num_used_) return fail("used count ", num_used_, " != ", num_used);
+  if (num_used != num_used_)
+    return fail("used count ", num_used_, " != ", num_used);
   if (num_cached != static_cast<int>(cache_.size()))
     return fail("cache map size ", cache_.size(), " != ", num_cached);
   if (num_attached_tables_ < 0) return fail("negative table count");

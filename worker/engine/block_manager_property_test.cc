@@ -69,7 +69,8 @@ class RefModel {
   }
   void Commit(Table* table, const Tokens& t, int num_computed) {
     const int full = std::min<int>({num_computed, int(t.size()),
-                                    int(table->blocks.size()) * bs_}) / bs_;
+                                    int(table->blocks.size()) * bs_}) /
+                     bs_;
     for (int j = table->num_committed; j < full; ++j) {
       table->num_committed = j + 1;
       if (table->broken) continue;
@@ -172,7 +173,8 @@ struct Seq {
 
 class Simulation {
  public:
-  Simulation(uint64_t seed, int hash_bits) : rng_(seed), exact_(hash_bits == 64) {
+  Simulation(uint64_t seed, int hash_bits)
+      : rng_(seed), exact_(hash_bits == 64) {
     config_.num_blocks = Uniform(3, 40);
     const int sizes[] = {1, 2, 3, 4, 16};
     config_.block_size = sizes[Uniform(0, 4)];
@@ -237,7 +239,8 @@ class Simulation {
     ASSERT_EQ(cached % config_.block_size, 0);
     ASSERT_LT(cached, int(seq->tokens.size()));
     if (exact_) {
-      ASSERT_EQ(cached, int(ref_->Lookup(seq->tokens).size()) * config_.block_size);
+      ASSERT_EQ(cached,
+                int(ref_->Lookup(seq->tokens).size()) * config_.block_size);
     }
     const int slots = cached + Uniform(1, seq->tokens.size() - cached);
     const bool can = manager_->CanAllocate(seq->tokens, slots);
@@ -293,12 +296,14 @@ class Simulation {
   }
 
   int PrefixId(const Tokens& t, int len) {
-    return prefix_ids_.emplace(Tokens(t.begin(), t.begin() + len), prefix_ids_.size())
+    return prefix_ids_
+        .emplace(Tokens(t.begin(), t.begin() + len), prefix_ids_.size())
         .first->second;
   }
 
   void CheckInvariants() {
-    ASSERT_TRUE(manager_->CheckConsistency().ok()) << manager_->CheckConsistency();
+    ASSERT_TRUE(manager_->CheckConsistency().ok())
+        << manager_->CheckConsistency();
     std::vector<int> owners(config_.num_blocks, 0);
     for (const auto& seq : seqs_) {
       std::vector<int32_t> ids = seq->table.block_ids();

@@ -23,7 +23,8 @@ std::vector<int32_t> Range(int begin, int end) {
   return v;
 }
 
-std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+std::vector<int32_t> Concat(std::vector<int32_t> a,
+                            const std::vector<int32_t>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -96,7 +97,7 @@ TEST(BlockManagerTest, SharedPrefixIsReusedAndOnlyFullComputedBlocksCache) {
   EXPECT_EQ(m->NumCachedPrefixTokens(p2), 0);
   m->CommitComputedTokens(a, p1, 40);  // 2 full blocks computed so far
   EXPECT_EQ(m->NumCachedPrefixTokens(p2), 32);
-  m->CommitComputedTokens(a, p1, p1.size());  // 110 tokens: 6 full blocks
+  m->CommitComputedTokens(a, p1, p1.size());   // 110 tokens: 6 full blocks
   EXPECT_EQ(m->stats().num_cached_blocks, 6);  // the partial 7th never
   BlockTable b = m->Allocate(p2, p2.size()).value();
   EXPECT_EQ(b.num_cached_tokens(), 96);  // floor(100 / 16) * 16
@@ -111,7 +112,8 @@ TEST(BlockManagerTest, SharedPrefixIsReusedAndOnlyFullComputedBlocksCache) {
   EXPECT_EQ(s.prefix_cache_hit_tokens, 96);
   // Router agreement: registered hashes are HashFullBlocks of the sequence.
   const std::vector<BlockHash> hashes = HashFullBlocks(p1, 16);
-  for (int j = 0; j < 6; ++j) EXPECT_EQ(m->CachedHash(a.block_ids()[j]), hashes[j]);
+  for (int j = 0; j < 6; ++j)
+    EXPECT_EQ(m->CachedHash(a.block_ids()[j]), hashes[j]);
   EXPECT_FALSE(m->CachedHash(a.block_ids()[6]).has_value());
 }
 
@@ -181,7 +183,8 @@ TEST(BlockManagerTest, HashCollisionsNeverProduceWrongHits) {
   c.hash_bits_for_testing = 1;
   auto m = BlockManager::Create(c).value();
   std::vector<BlockTable> live;
-  for (int i = 0; i < 8; ++i) live.push_back(Compute(*m, Range(i * 100, i * 100 + 9)));
+  for (int i = 0; i < 8; ++i)
+    live.push_back(Compute(*m, Range(i * 100, i * 100 + 9)));
   for (int i = 0; i < 8; ++i) {
     // Own prefix: hit only if this sequence won its hash slots; never more.
     const int cached = m->NumCachedPrefixTokens(Range(i * 100, i * 100 + 9));

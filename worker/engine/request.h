@@ -34,7 +34,7 @@ std::string_view FinishReasonName(FinishReason reason);
 struct NewRequest {
   std::string request_id;  // unique among live requests; non-empty
   std::vector<int32_t> prompt_token_ids;  // non-empty, ids >= 0
-  int max_tokens = 0;  // > 0: most output tokens to generate
+  int max_tokens = 0;                     // > 0: most output tokens to generate
   // Lower value = more important (vLLM's convention): the waiting queue is
   // ordered by (priority, arrival) and preemption evicts the largest
   // (priority, arrival) first. Plain FCFS when every priority is equal.
@@ -56,7 +56,9 @@ struct Request {
   int num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
   // Known tokens whose KV is not yet in the cache (>= 1 while not finished:
   // the newest sampled token is computed by the next step).
-  int num_uncomputed_tokens() const { return num_tokens() - num_computed_tokens; }
+  int num_uncomputed_tokens() const {
+    return num_tokens() - num_computed_tokens;
+  }
   std::span<const int32_t> prompt_token_ids() const {
     return std::span<const int32_t>(token_ids).first(num_prompt_tokens);
   }

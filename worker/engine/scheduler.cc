@@ -61,15 +61,15 @@ absl::Status Scheduler::AddRequest(NewRequest request) {
     }
   }
   if (request.max_tokens < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(id, ": max_tokens must be >= 1, got ", request.max_tokens));
+    return absl::InvalidArgumentError(absl::StrCat(
+        id, ": max_tokens must be >= 1, got ", request.max_tokens));
   }
   const int64_t total = num_prompt + request.max_tokens;
   if (total > config_.max_model_len) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        id, ": prompt (", num_prompt, " tokens) + max_tokens (",
-        request.max_tokens, ") exceeds the model context (",
-        config_.max_model_len, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(id, ": prompt (", num_prompt, " tokens) + max_tokens (",
+                     request.max_tokens, ") exceeds the model context (",
+                     config_.max_model_len, ")"));
   }
   if (!config_.enable_chunked_prefill &&
       num_prompt > config_.max_num_batched_tokens) {
@@ -82,10 +82,11 @@ absl::Status Scheduler::AddRequest(NewRequest request) {
   const int64_t needed = block_manager_->NumBlocksForTokens(total - 1);
   if (needed > block_manager_->num_blocks()) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        id, ": prompt + max_tokens needs ", needed, " KV blocks but the cache has ",
-        block_manager_->num_blocks()));
+        id, ": prompt + max_tokens needs ", needed,
+        " KV blocks but the cache has ", block_manager_->num_blocks()));
   }
-  auto owned = std::make_unique<Request>(std::move(request), next_arrival_seq_++);
+  auto owned =
+      std::make_unique<Request>(std::move(request), next_arrival_seq_++);
   Request* r = owned.get();
   requests_.emplace(r->request_id, std::move(owned));
   waiting_.insert(r);
@@ -137,7 +138,7 @@ void Scheduler::Preempt(Request* victim) {
   const auto it = std::find_if(step_.begin(), step_.end(), [&](const auto& e) {
     return e.request == victim;
   });
-  if (false) {
+  if (it != step_.end()) {  // already scheduled this step: refund it
     budget_ += it->num_new_tokens;
     step_.erase(it);
   }

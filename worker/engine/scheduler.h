@@ -127,10 +127,11 @@ class Scheduler {
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       const SchedulerConfig& config);
 
-  // Validates and queues a request. InvalidArgument: empty id, empty prompt, negative token id, max_tokens < 1, prompt +
-  // max_tokens > max_model_len, or (chunking off) prompt longer than
-  // max_num_batched_tokens. AlreadyExists: id already live.
-  // ResourceExhausted: prompt + max_tokens can never fit in the whole cache.
+  // Validates and queues a request. InvalidArgument: empty id, empty prompt,
+  // negative token id, max_tokens < 1, prompt + max_tokens > max_model_len, or
+  // (chunking off) prompt longer than max_num_batched_tokens. AlreadyExists: id
+  // already live. ResourceExhausted: prompt + max_tokens can never fit in the
+  // whole cache.
   absl::Status AddRequest(NewRequest request);
 
   // Removes a request (waiting or running) and frees its blocks at once.

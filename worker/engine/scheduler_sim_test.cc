@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "worker/engine/batch_builder.h"
 #include "worker/engine/scheduler.h"
 
 namespace infernum::worker {
@@ -67,7 +68,9 @@ class Sim {
   }
 
  private:
-  int U(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  int U(int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng_);
+  }
   Tokens RandomTokens(int n) {
     Tokens t(n);
     for (auto& x : t) x = U(0, 9);
@@ -85,13 +88,15 @@ class Sim {
     const Tokens& base = bases_[U(0, bases_.size() - 1)];
     r.prompt_token_ids.assign(base.begin(), base.begin() + U(0, base.size()));
     const Tokens tail = RandomTokens(U(1, 20));
-    r.prompt_token_ids.insert(r.prompt_token_ids.end(), tail.begin(), tail.end());
+    r.prompt_token_ids.insert(r.prompt_token_ids.end(), tail.begin(),
+                              tail.end());
     r.max_tokens = U(1, 24);
     r.priority = U(0, 2);
     const int n = r.prompt_token_ids.size(), bs = config_.kv_cache.block_size;
     const bool expect_reject =
         n + r.max_tokens > config_.max_model_len ||
-        (!config_.enable_chunked_prefill && n > config_.max_num_batched_tokens) ||
+        (!config_.enable_chunked_prefill &&
+         n > config_.max_num_batched_tokens) ||
         (n + r.max_tokens - 1 + bs - 1) / bs > config_.kv_cache.num_blocks;
     SimRequest sim{r.prompt_token_ids, n, r.max_tokens, 0};
     const std::string id = r.request_id;
@@ -111,14 +116,19 @@ class Sim {
   }
 
   int PrefixId(const Tokens& t, int len) {
-    return prefix_ids_.emplace(Tokens(t.begin(), t.begin() + len), prefix_ids_.size())
+    return prefix_ids_
+        .emplace(Tokens(t.begin(), t.begin() + len), prefix_ids_.size())
         .first->second;
   }
 
-  // The fake model: checks the contract and "computes" one step.
+  // The fake model: checks the contract and "computes" one step, reading
+  // and writing its KV memory through the ForwardBatch it would be given.
   void Execute(const SchedulerOutput& out, ModelRunnerOutput* res) {
     const BlockManager& bm = scheduler_->block_manager();
     const int bs = out.block_size;
+    const models::ForwardBatch batch = BuildForwardBatch(out);
+    ASSERT_EQ(batch.num_seqs(), int(out.seqs.size()));
+    int sample_rows = 0;
     std::set<std::string> seen;
     int total = 0;
     bool seen_non_decode = false, seen_new = false;
@@ -127,7 +137,8 @@ class Sim {
       ASSERT_TRUE(live_.count(q.request_id));
       SimRequest& r = live_[q.request_id];
       total += q.num_new_tokens();
-      const bool decode = !q.newly_admitted && q.sample && q.num_new_tokens() == 1;
+      const bool decode =
+          !q.newly_admitted && q.sample && q.num_new_tokens() == 1;
       ASSERT_FALSE(decode && seen_non_decode) << "decode after a prefill";
       seen_non_decode |= !decode;
       ASSERT_FALSE(!q.newly_admitted && seen_new) << "running after new";
@@ -144,7 +155,13 @@ class Sim {
       ASSERT_EQ(q.token_ids, Tokens(r.tokens.begin() + q.start_position,
                                     r.tokens.begin() + q.seq_len));
       ASSERT_GE(int(q.block_ids.size()) * bs, q.seq_len);
-      auto slot = [&](int p) { return q.block_ids[p / bs] * bs + p % bs; };
+      const int s = &q - out.seqs.data(), row0 = batch.query_start_loc[s];
+      ASSERT_EQ(batch.query_start_loc[s + 1] - row0, q.num_new_tokens());
+      ASSERT_EQ(batch.seq_lens[s], q.seq_len);
+      auto slot = [&](int p) {
+        return batch.block_tables[s * batch.max_blocks_per_seq + p / bs] * bs +
+               p % bs;
+      };
       for (int p = 0; p < q.start_position; ++p) {
         auto it = kv_.find(slot(p));
         ASSERT_TRUE(it != kv_.end() && it->second == PrefixId(r.tokens, p + 1))
@@ -154,11 +171,21 @@ class Sim {
         const int32_t block = q.block_ids[p / bs];
         ASSERT_EQ(bm.RefCount(block), 1) << "writes a shared block";
         ASSERT_FALSE(bm.IsCached(block)) << "writes a cached block";
-        kv_[slot(p)] = PrefixId(r.tokens, p + 1);
+        const int row = row0 + p - q.start_position;
+        ASSERT_EQ(batch.positions[row], p);
+        ASSERT_EQ(batch.token_ids[row], r.tokens[p]);
+        ASSERT_EQ(batch.slot_mapping[row], slot(p));
+        kv_[batch.slot_mapping[row]] = PrefixId(r.tokens, p + 1);
+      }
+      if (q.sample) {
+        ASSERT_LT(sample_rows, int(batch.logits_indices.size()));
+        ASSERT_EQ(batch.logits_indices[sample_rows++],
+                  row0 + q.num_new_tokens() - 1);
       }
       r.computed = q.seq_len;
       res->sampled_token_ids.push_back(q.sample ? U(0, 9) : kNoSampledToken);
     }
+    ASSERT_EQ(sample_rows, int(batch.logits_indices.size()));
     ASSERT_EQ(total, out.num_batched_tokens);
     ASSERT_LE(total, config_.max_num_batched_tokens);
     ASSERT_LE(int(out.seqs.size()), config_.max_num_seqs);
@@ -176,7 +203,8 @@ class Sim {
     ModelRunnerOutput res;
     Execute(out, &res);
     if (::testing::Test::HasFailure()) return;
-    if (!out.empty() && U(0, 15) == 0) Abort(out.seqs[U(0, out.seqs.size() - 1)].request_id);
+    if (!out.empty() && U(0, 15) == 0)
+      Abort(out.seqs[U(0, out.seqs.size() - 1)].request_id);
     auto updates = scheduler_->Update(out, res);
     ASSERT_TRUE(updates.ok()) << updates.status();
     size_t u = 0;
@@ -233,11 +261,12 @@ TEST(SchedulerSimTest, RandomWorkloadsFinishWithoutLeaks) {
   EXPECT_GT(totals.lengths, 100);
   EXPECT_GT(totals.rejected, 10);
   EXPECT_GT(totals.chunked, 100);
-  std::printf("preemptions %ld hit_tokens %ld aborts %ld stops %ld lengths %ld "
-              "rejected %ld chunked %ld\n",
-              long(totals.preemptions), long(totals.hit_tokens), long(totals.aborts),
-              long(totals.stops), long(totals.lengths), long(totals.rejected),
-              long(totals.chunked));
+  std::printf(
+      "preemptions %ld hit_tokens %ld aborts %ld stops %ld lengths %ld "
+      "rejected %ld chunked %ld\n",
+      long(totals.preemptions), long(totals.hit_tokens), long(totals.aborts),
+      long(totals.stops), long(totals.lengths), long(totals.rejected),
+      long(totals.chunked));
 }
 
 }  // namespace

@@ -38,18 +38,21 @@ NewRequest Req(std::string id, std::vector<int32_t> prompt, int max_tokens,
 // The fake model samples token 5000 + seq_len for every sequence that samples.
 int32_t FakeToken(const ScheduledSequence& s) { return 5000 + s.seq_len; }
 
-SchedulerOutput Step(Scheduler& s, std::vector<RequestUpdate>* updates = nullptr) {
+SchedulerOutput Step(Scheduler& s,
+                     std::vector<RequestUpdate>* updates = nullptr) {
   SchedulerOutput out = s.Schedule();
   ModelRunnerOutput res;
   for (const auto& seq : out.seqs)
-    res.sampled_token_ids.push_back(seq.sample ? FakeToken(seq) : kNoSampledToken);
+    res.sampled_token_ids.push_back(seq.sample ? FakeToken(seq)
+                                               : kNoSampledToken);
   auto u = s.Update(out, res);
   EXPECT_TRUE(u.ok()) << u.status();
   if (updates != nullptr && u.ok()) *updates = *u;
   return out;
 }
 
-const ScheduledSequence* FindSeq(const SchedulerOutput& out, const std::string& id) {
+const ScheduledSequence* FindSeq(const SchedulerOutput& out,
+                                 const std::string& id) {
   for (const auto& s : out.seqs)
     if (s.request_id == id) return &s;
   return nullptr;
@@ -154,8 +157,10 @@ TEST(SchedulerTest, DecodesFirstThenPrefillsWithinBudgetAndSeqLimit) {
 
 TEST(SchedulerTest, WaitingQueueOrderedByPriorityThenArrival) {
   auto s = Scheduler::Create(Config(10, 32)).value();
-  ASSERT_TRUE(s->AddRequest(Req("late_low", Range(0, 10), 1, /*priority=*/5)).ok());
-  ASSERT_TRUE(s->AddRequest(Req("high", Range(0, 10), 1, /*priority=*/-1)).ok());
+  ASSERT_TRUE(
+      s->AddRequest(Req("late_low", Range(0, 10), 1, /*priority=*/5)).ok());
+  ASSERT_TRUE(
+      s->AddRequest(Req("high", Range(0, 10), 1, /*priority=*/-1)).ok());
   ASSERT_TRUE(s->AddRequest(Req("low2", Range(0, 10), 1, /*priority=*/5)).ok());
   EXPECT_EQ(Ids(Step(*s)), std::vector<std::string>{"high"});
   EXPECT_EQ(Ids(Step(*s)), std::vector<std::string>{"late_low"});
@@ -225,7 +230,8 @@ TEST(SchedulerTest, AbortFreesBlocksImmediately) {
   EXPECT_EQ(s->Abort("wait").code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(s->HasUnfinishedRequests());
   const SchedulerOutput out = s->Schedule();
-  EXPECT_EQ(out.finished_request_ids, (std::vector<std::string>{"run", "wait"}));
+  EXPECT_EQ(out.finished_request_ids,
+            (std::vector<std::string>{"run", "wait"}));
   EXPECT_TRUE(s->block_manager().CheckConsistency().ok());
 }
 
@@ -270,8 +276,9 @@ TEST(SchedulerTest, UpdateValidatesItsInput) {
   SchedulerOutput out = s->Schedule();
   EXPECT_EQ(s->Update(out, ModelRunnerOutput{{}}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s->Update(out, ModelRunnerOutput{{kNoSampledToken}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      s->Update(out, ModelRunnerOutput{{kNoSampledToken}}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   SchedulerOutput stale = out;
   stale.step_id += 1;
   EXPECT_EQ(s->Update(stale, ModelRunnerOutput{{3}}).status().code(),

@@ -1,0 +1,128 @@
+// Internal: the CudaBackend implementation class, shared by the .cc files
+// that implement its parts (cuda_backend.cc: memory, streams, events;
+// cuda_ops.cc: elementwise ops and GEMM; cuda_attention_op.cc;
+// cuda_sampling_op.cc; cuda_graphs.cc uses the capture hooks).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/caching_allocator.h"
+#include "kernels/cuda/cublas_gemm.h"
+#include "kernels/cuda/cuda_backend.h"
+
+namespace infernum::kernels::cuda {
+
+class CudaStream : public Stream {
+ public:
+  explicit CudaStream(cudaStream_t stream) : stream_(stream) {}
+  ~CudaStream() override;
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_;
+};
+
+class CudaEvent : public Event {
+ public:
+  explicit CudaEvent(cudaEvent_t event) : event_(event) {}
+  ~CudaEvent() override;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_;
+};
+
+// Backend-owned device scratch buffers, one per purpose.
+enum class ScratchSlot { kAttention = 0, kSamplingWork, kSamplingIo, kCount };
+
+class CudaBackendImpl final : public CudaBackend {
+ public:
+  static absl::StatusOr<std::unique_ptr<CudaBackendImpl>> Create(const BackendOptions& options);
+  ~CudaBackendImpl() override;
+
+  DeviceType device_type() const override { return DeviceType::kCuda; }
+  std::string name() const override { return name_; }
+  DType activation_dtype() const override { return DType::kBF16; }
+
+  absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
+  Stream* default_stream() override { return default_stream_.get(); }
+  absl::StatusOr<std::unique_ptr<Stream>> CreateStream() override;
+  absl::Status Synchronize(Stream* stream) override;
+  absl::StatusOr<size_t> FreeMemory() override;
+  absl::Status CopyToDevice(void* dst, const void* src, size_t bytes, Stream* stream) override;
+  absl::Status CopyToHost(void* dst, const void* src, size_t bytes, Stream* stream) override;
+  absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes, Stream* stream) override;
+  absl::Status Memset(void* dst, int value, size_t bytes, Stream* stream) override;
+
+  absl::Status Embedding(const EmbeddingParams& p, Stream* stream) override;
+  absl::Status RmsNorm(const RmsNormParams& p, Stream* stream) override;
+  absl::Status Rope(const RopeParams& p, Stream* stream) override;
+  absl::Status Matmul(const MatmulParams& p, Stream* stream) override;
+  absl::Status SiluMul(const SiluMulParams& p, Stream* stream) override;
+  absl::Status Add(const AddParams& p, Stream* stream) override;
+  absl::Status WriteKvCache(const WriteKvCacheParams& p, Stream* stream) override;
+  absl::Status PagedAttention(const PagedAttentionParams& p, Stream* stream) override;
+  absl::Status Argmax(const ArgmaxParams& p, Stream* stream) override;
+  absl::Status Softmax(const SoftmaxParams& p, Stream* stream) override;
+  absl::Status Cast(const CastParams& p, Stream* stream) override;
+
+  absl::Status RopeWriteKvCache(const RopeWriteKvCacheParams& p, Stream* stream) override;
+  absl::StatusOr<GpuSamplingResult> Sample(const GpuSamplingInputs& in, Stream* stream) override;
+  absl::StatusOr<std::unique_ptr<Event>> CreateEvent() override;
+  absl::Status RecordEvent(Event* event, Stream* stream) override;
+  absl::Status WaitEvent(Stream* stream, Event* event) override;
+  absl::Status SynchronizeEvent(Event* event) override;
+  absl::StatusOr<float> ElapsedMs(Event* start, Event* end) override;
+  absl::StatusOr<DeviceBuffer> AllocatePinnedHost(size_t bytes) override;
+  CudaAllocatorStats allocator_stats() const override { return allocator_.stats(); }
+  absl::Status ReleaseCachedMemory() override;
+  void set_attention_kernel(AttentionKernel kernel) override { attention_kernel_ = kernel; }
+  int num_sms() const override { return num_sms_; }
+  int device_index() const override { return device_; }
+
+  // --- internal ---
+  // The CUDA stream behind `stream` (which must come from this backend;
+  // null means the default stream).
+  cudaStream_t native(Stream* stream) const {
+    return static_cast<CudaStream*>(stream != nullptr ? stream : default_stream_.get())->get();
+  }
+  // Makes this backend's device current on the calling thread.
+  absl::Status Activate() const;
+  // Set by CudaGraphCache around a capture: Allocate, scratch growth,
+  // Synchronize and Sample then fail with FailedPrecondition.
+  void set_capturing(bool capturing) { capturing_ = capturing; }
+  bool capturing() const { return capturing_; }
+  // A device buffer of >= bytes for `slot`. Growing allocates a new buffer
+  // and retires the old one (kept alive until destruction, since in-flight
+  // work or captured graphs may still use it).
+  absl::StatusOr<void*> Scratch(ScratchSlot slot, size_t bytes);
+
+ private:
+  explicit CudaBackendImpl(int device) : device_(device) {}
+  absl::Status Init();
+  absl::Status CheckNotCapturing(std::string_view what) const;
+  absl::StatusOr<void*> PinnedStaging(size_t bytes);
+
+  const int device_;
+  // Declared first so it is destroyed last: every buffer below returns to it.
+  CachingAllocator allocator_;
+  PinnedHostAllocator pinned_allocator_;
+  std::string name_;
+  int num_sms_ = 0;
+  std::unique_ptr<CudaStream> default_stream_;
+  DeviceBuffer gemm_workspace_;
+  std::unique_ptr<CublasGemm> gemm_;
+  std::array<DeviceBuffer, static_cast<int>(ScratchSlot::kCount)> scratch_;
+  std::vector<DeviceBuffer> retired_;
+  DeviceBuffer staging_;  // Pinned, for Sample's inputs and outputs.
+  std::atomic<bool> capturing_{false};
+  AttentionKernel attention_kernel_ = AttentionKernel::kAuto;
+};
+
+}  // namespace infernum::kernels::cuda
