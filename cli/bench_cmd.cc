@@ -1,5 +1,8 @@
 // infernum bench: batch-1 prefill and decode speed of a model, reported
 // against this machine's measured memory bandwidth (the decode roofline).
+// With --num-requests N: offline throughput through the engine instead
+// (bench_throughput.h): batching vs one at a time, or, with
+// --shared-prefix-len P, prefix caching on vs off.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/args.h"
+#include "cli/bench_throughput.h"
 #include "cli/commands.h"
+#include "cli/engine_flags.h"
 #include "cli/model_flags.h"
 #include "models/kv_cache.h"
 
@@ -99,8 +104,52 @@ std::vector<FlagSpec> BenchFlags() {
   specs.push_back({"decode-len", FlagType::kInt, "decode steps (default 32)"});
   specs.push_back({"reps", FlagType::kInt, "repetitions, best kept (default 3)"});
   specs.push_back({"copy-mib", FlagType::kInt, "memcpy size for bandwidth (default 1024)"});
+  specs.push_back({"num-requests", FlagType::kInt,
+                   "throughput mode: N requests through the engine, at once and one at a time"});
+  specs.push_back({"input-len", FlagType::kInt, "throughput mode: prompt tokens (default 128)"});
+  specs.push_back({"output-len", FlagType::kInt, "throughput mode: output tokens (default 64)"});
+  specs.push_back({"ignore-eos", FlagType::kBool, "throughput mode: never stop on EOS"});
+  specs.push_back({"shared-prefix-len", FlagType::kInt,
+                   "throughput mode: requests share a prefix of P tokens (before their "
+                   "--input-len own tokens); compares prefix caching on vs off"});
+  specs.push_back({"sequential", FlagType::kBool,
+                   "throughput mode: also run one at a time (default on; --no-sequential)"});
+  specs.push_back({"seed", FlagType::kInt, "throughput mode: prompt token seed (default 0)"});
+  specs.insert(specs.end(), EngineFlagSpecs().begin(), EngineFlagSpecs().end());
   specs.push_back({"help", FlagType::kBool, "show this help"});
   return specs;
+}
+
+// Offline throughput through the engine (--num-requests).
+int ThroughputMain(const ParsedArgs& a) {
+  ThroughputOptions o;
+  const int64_t n = a.GetInt("num-requests", 32), in = a.GetInt("input-len", 128),
+                out = a.GetInt("output-len", 64), prefix = a.GetInt("shared-prefix-len", 0);
+  constexpr int64_t kMax = 1 << 20;
+  if (n < 1 || n > 100000 || in < 0 || in > kMax || out < 1 || out > kMax || prefix < 0 ||
+      prefix > kMax || in + prefix < 1) {
+    return UsageError("bench",
+                      "--num-requests, --output-len must be positive, --input-len and "
+                      "--shared-prefix-len >= 0 (with a non-empty prompt)");
+  }
+  o.num_requests = static_cast<int>(n);
+  o.input_len = static_cast<int>(in);
+  o.output_len = static_cast<int>(out);
+  o.shared_prefix_len = static_cast<int>(prefix);
+  o.ignore_eos = a.GetBool("ignore-eos", false);
+  o.run_sequential = a.GetBool("sequential", true);
+  o.seed = static_cast<uint64_t>(a.GetInt("seed", 0));
+  auto config = EngineConfigFromFlags(a);
+  if (!config.ok()) return UsageError("bench", std::string(config.status().message()));
+  o.engine = *config;
+  auto loaded = LoadModelFromFlags(a, /*need_tokenizer=*/false);
+  if (!loaded.ok()) return UsageError("bench", std::string(loaded.status().message()));
+  const int64_t context = config->max_model_len > 0 ? config->max_model_len
+                                                    : loaded->config.max_position_embeddings;
+  if (prefix + in + out > context) {
+    return UsageError("bench", "shared-prefix-len + input-len + output-len exceeds the context");
+  }
+  return RunThroughputBench(*loaded, o);
 }
 
 }  // namespace
@@ -114,6 +163,7 @@ int BenchMain(const std::vector<std::string>& args) {
                 FlagHelp(specs).c_str());
     return 0;
   }
+  if (a->Has("num-requests")) return ThroughputMain(*a);
   const int prompt_len = static_cast<int>(a->GetInt("prompt-len", 128));
   const int decode_len = static_cast<int>(a->GetInt("decode-len", 32));
   const int reps = static_cast<int>(a->GetInt("reps", 3));

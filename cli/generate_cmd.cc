@@ -1,4 +1,8 @@
-// infernum generate: streams generated text for one prompt to stdout.
+// infernum generate: one prompt (--prompt) streamed to stdout, or a file of
+// prompts (-i) run through the engine together, one JSON line each (see
+// generate_batch.cc). Both modes go through worker::Engine, the same engine
+// the gRPC worker serves with, so they give the same tokens.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -6,11 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "cli/generate_common.h"
 #include "cli/model_flags.h"
-#include "models/kv_cache.h"
-#include "models/llama/simple_generate.h"
 #include "models/tokenizer/incremental_detokenizer.h"
-#include "worker/sampling/sampler.h"
+#include "worker/engine/output_sink.h"
 
 namespace infernum::cli {
 namespace {
@@ -18,7 +22,15 @@ namespace {
 std::vector<FlagSpec> GenerateFlags() {
   std::vector<FlagSpec> specs = ModelFlagSpecs();
   specs.insert(specs.end(), SamplingFlagSpecs().begin(), SamplingFlagSpecs().end());
+  specs.insert(specs.end(), EngineFlagSpecs().begin(), EngineFlagSpecs().end());
   specs.push_back({"prompt", FlagType::kString, "prompt text (default: BOS only)"});
+  specs.push_back({"input", FlagType::kString,
+                   "file of prompts, one per line ('-' = stdin): a line that parses as a JSON "
+                   "string is that string, any other line is raw text; blank lines are skipped",
+                   "i"});
+  specs.push_back({"output", FlagType::kString,
+                   "with -i: write one JSON object per prompt, in input order (default stdout)",
+                   "o"});
   specs.push_back({"max-tokens", FlagType::kInt, "tokens to generate (default 256)"});
   specs.push_back({"ignore-eos", FlagType::kBool, "do not stop on EOS/BOS"});
   specs.push_back({"echo", FlagType::kBool, "print the prompt before the completion"});
@@ -27,92 +39,143 @@ std::vector<FlagSpec> GenerateFlags() {
 }
 
 // One JSON line on stderr per token when --logprobs is given.
-void PrintLogprobs(const models::Tokenizer& tok, const worker::SampleResult& r) {
+void PrintLogprobs(const models::Tokenizer& tok, const worker::TokenOutput& t) {
   nlohmann::json top = nlohmann::json::array();
-  for (const auto& t : r.top_logprobs) {
-    top.push_back({{"token", t.token}, {"text", tok.IdToToken(t.token)}, {"logprob", t.logprob}});
+  for (const auto& c : t.top_logprobs) {
+    top.push_back({{"token", c.token}, {"text", tok.IdToToken(c.token)}, {"logprob", c.logprob}});
   }
-  nlohmann::json line = {{"token", r.token},
-                         {"text", tok.IdToToken(r.token)},
-                         {"logprob", r.logprob},
+  nlohmann::json line = {{"token", t.token_id},
+                         {"text", tok.IdToToken(t.token_id)},
+                         {"logprob", t.logprob.value_or(0.0f)},
                          {"top_logprobs", top}};
   std::fprintf(stderr, "%s\n",
                line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
-}  // namespace
-
-int GenerateMain(const std::vector<std::string>& args) {
-  const std::vector<FlagSpec> specs = GenerateFlags();
-  auto parsed = ParseArgs(args, specs);
-  if (!parsed.ok()) return UsageError("generate", std::string(parsed.status().message()));
-  if (parsed->GetBool("help", false)) {
-    std::printf("usage: infernum generate --model DIR [flags]\n%s", FlagHelp(specs).c_str());
-    return 0;
-  }
-  auto params = SamplingParamsFromFlags(*parsed);
-  if (!params.ok()) return UsageError("generate", std::string(params.status().message()));
-  const int64_t max_tokens = parsed->GetInt("max-tokens", 256);
-  if (max_tokens < 1) return UsageError("generate", "--max-tokens must be at least 1");
-  auto loaded = LoadModelFromFlags(*parsed, /*need_tokenizer=*/true);
-  if (!loaded.ok()) return UsageError("generate", std::string(loaded.status().message()));
-  const models::Tokenizer& tok = *loaded->tokenizer;
-
-  const std::string prompt_text = parsed->GetString("prompt", "");
-  auto prompt = tok.Encode(prompt_text, /*add_special_tokens=*/true);
+// Streams one prompt's completion to stdout.
+int RunSinglePrompt(const ParsedArgs& args, GenerateSetup& setup) {
+  const models::Tokenizer& tok = *setup.loaded.tokenizer;
+  auto prompt = EncodePrompt(setup, args.GetString("prompt", ""));
   if (!prompt.ok()) return UsageError("generate", std::string(prompt.status().message()));
-  if (prompt->empty() && tok.bos_token_id()) prompt->push_back(*tok.bos_token_id());
-  if (prompt->empty()) return UsageError("generate", "the prompt encodes to no tokens");
-  const int64_t context = loaded->config.max_position_embeddings;
-  if (static_cast<int64_t>(prompt->size()) + max_tokens > context) {
-    return UsageError("generate", absl::StrCat("prompt (", prompt->size(), " tokens) + max-tokens (",
-                                               max_tokens, ") exceeds the context of ", context));
+  auto engine = MakeGenerateEngine(setup, {*prompt});
+  if (!engine.ok()) return UsageError("generate", std::string(engine.status().message()));
+  worker::EngineRequest request = MakeGenerateRequest(setup, "0", *prompt);
+  if (auto st = (*engine)->ValidateRequest(request); !st.ok()) {
+    return UsageError("generate", std::string(st.message()));
   }
-
-  const int block_size = 16;
-  const int num_blocks = static_cast<int>((prompt->size() + max_tokens + block_size - 1) / block_size);
-  auto cache = models::KvCache::Create(*loaded->backend,
-                                       loaded->model->MakeKvCacheShape(num_blocks, block_size));
-  if (!cache.ok()) return UsageError("generate", std::string(cache.status().message()));
-
-  worker::SequenceSamplerState state(*params, *prompt);
-  worker::SamplerScratch scratch;
-  models::IncrementalDetokenizer detok(tok, /*skip_special_tokens=*/true, *prompt);
-  if (parsed->GetBool("echo", false)) {
+  if (args.GetBool("echo", false)) {
     auto text = tok.Decode(*prompt, true);
     if (text.ok()) std::fputs(text->c_str(), stdout);
   }
-  models::SimpleGenerateOptions opts;
-  opts.max_new_tokens = static_cast<int>(max_tokens);
-  if (!parsed->GetBool("ignore-eos", false)) opts.stop_token_ids = worker::DefaultStopTokenIds(*loaded);
-  absl::Status print_status;
-  opts.on_token = [&](int32_t token) {
-    auto piece = detok.Append(token);
-    if (!piece.ok()) {
-      print_status = piece.status();
-      return false;
-    }
-    std::fputs(piece->c_str(), stdout);
-    std::fflush(stdout);
-    return true;
-  };
-  auto picker = [&](absl::Span<const float> logits) -> absl::StatusOr<int32_t> {
-    auto r = worker::Sample(logits, *params, state, &scratch);
-    if (!r.ok()) return r.status();
-    if (params->num_logprobs >= 0) PrintLogprobs(tok, *r);
-    state.Append(r->token);
-    return r->token;
-  };
-  auto out = models::SimpleGenerate(*loaded->model, *cache, *prompt, opts, picker);
-  if (!out.ok() || !print_status.ok()) {
-    std::fprintf(stderr, "infernum generate: %s\n",
-                 std::string((out.ok() ? print_status : out.status()).message()).c_str());
+  models::IncrementalDetokenizer detok(tok, /*skip_special_tokens=*/true, *prompt);
+  absl::Status failure;
+  const bool print_logprobs = setup.sampling.num_logprobs >= 0;
+  auto sink = std::make_shared<worker::CallbackSink>(
+      [&](const worker::TokenOutput& t) {
+        if (print_logprobs) PrintLogprobs(tok, t);
+        auto piece = detok.Append(t.token_id);
+        if (!piece.ok()) {
+          failure.Update(piece.status());
+          return;
+        }
+        std::fputs(piece->c_str(), stdout);
+        std::fflush(stdout);
+      },
+      [&](const worker::FinalOutput& f) { failure.Update(f.error); });
+  absl::Status st = (*engine)->AddRequest(std::move(request), sink);
+  while (st.ok() && (*engine)->HasUnfinishedRequests()) st = (*engine)->Step();
+  failure.Update(st);
+  if (!failure.ok()) {
+    std::fprintf(stderr, "infernum generate: %s\n", std::string(failure.message()).c_str());
     return 1;
   }
   auto rest = detok.Flush();
   if (rest.ok()) std::fputs(rest->c_str(), stdout);
   std::fputs("\n", stdout);
   return 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int32_t>> EncodePrompt(const GenerateSetup& setup,
+                                                  const std::string& text) {
+  const models::Tokenizer& tok = *setup.loaded.tokenizer;
+  auto prompt = tok.Encode(text, /*add_special_tokens=*/true);
+  if (!prompt.ok()) return prompt.status();
+  if (prompt->empty() && tok.bos_token_id()) prompt->push_back(*tok.bos_token_id());
+  if (prompt->empty()) return absl::InvalidArgumentError("the prompt encodes to no tokens");
+  return prompt;
+}
+
+absl::StatusOr<std::unique_ptr<worker::Engine>> MakeGenerateEngine(
+    const GenerateSetup& setup, const std::vector<std::vector<int32_t>>& prompts) {
+  worker::EngineConfig config = setup.engine;
+  if (config.num_blocks == 0 && config.kv_cache_memory_bytes == 0) {
+    const int64_t context = setup.loaded.config.max_position_embeddings;
+    std::vector<int64_t> tokens;
+    for (const auto& p : prompts) {
+      tokens.push_back(std::min<int64_t>(context, p.size() + setup.max_tokens));
+    }
+    const size_t block_bytes =
+        setup.loaded.model->MakeKvCacheShape(1, config.block_size).BytesPerBlock();
+    config.num_blocks = DefaultNumKvBlocks(tokens, config.block_size, block_bytes);
+  }
+  std::vector<int32_t> stop_ids;
+  if (!setup.ignore_eos) stop_ids = worker::DefaultStopTokenIds(setup.loaded);
+  return worker::Engine::Create(*setup.loaded.model, config, std::move(stop_ids));
+}
+
+worker::EngineRequest MakeGenerateRequest(const GenerateSetup& setup, std::string id,
+                                          std::vector<int32_t> prompt) {
+  worker::EngineRequest r;
+  r.request_id = std::move(id);
+  r.prompt_token_ids = std::move(prompt);
+  r.sampling = setup.sampling;
+  r.max_tokens = setup.max_tokens;
+  r.ignore_eos = setup.ignore_eos;
+  return r;
+}
+
+int GenerateMain(const std::vector<std::string>& args) {
+  const std::vector<FlagSpec> specs = GenerateFlags();
+  auto parsed = ParseArgs(args, specs);
+  if (!parsed.ok()) return UsageError("generate", std::string(parsed.status().message()));
+  if (parsed->GetBool("help", false)) {
+    std::printf(
+        "usage: infernum generate --model DIR (--prompt TEXT | -i PROMPTS [-o OUT.jsonl]) "
+        "[flags]\n%s",
+        FlagHelp(specs).c_str());
+    return 0;
+  }
+  if (!parsed->positional().empty()) {
+    return UsageError("generate", "unexpected argument '" + parsed->positional()[0] + "'");
+  }
+  if (parsed->Has("input") && parsed->Has("prompt")) {
+    return UsageError("generate", "give --prompt or -i, not both");
+  }
+  if (parsed->Has("output") && !parsed->Has("input")) {
+    return UsageError("generate", "-o needs -i (a prompt file)");
+  }
+  GenerateSetup setup;
+  auto params = SamplingParamsFromFlags(*parsed);
+  if (!params.ok()) return UsageError("generate", std::string(params.status().message()));
+  setup.sampling = *params;
+  const int64_t max_tokens = parsed->GetInt("max-tokens", 256);
+  if (max_tokens < 1 || max_tokens > (1 << 24)) {
+    return UsageError("generate", "--max-tokens must be in [1, 16777216]");
+  }
+  setup.max_tokens = static_cast<int>(max_tokens);
+  setup.ignore_eos = parsed->GetBool("ignore-eos", false);
+  auto engine_config = EngineConfigFromFlags(*parsed);
+  if (!engine_config.ok()) {
+    return UsageError("generate", std::string(engine_config.status().message()));
+  }
+  setup.engine = *engine_config;
+  auto loaded = LoadModelFromFlags(*parsed, /*need_tokenizer=*/true);
+  if (!loaded.ok()) return UsageError("generate", std::string(loaded.status().message()));
+  setup.loaded = std::move(loaded).value();
+  if (parsed->Has("input")) return RunPromptFile(*parsed, setup);
+  return RunSinglePrompt(*parsed, setup);
 }
 
 }  // namespace infernum::cli

@@ -4,7 +4,11 @@
 
 namespace infernum {
 namespace {
-constexpr int kSpinIterations = 20000;
+// Waiting threads first spin with `pause` (cheap wake-up for back-to-back
+// ops), then yield the core (so an oversubscribed machine still makes
+// progress), and workers finally sleep on the condition variable.
+constexpr int kPauseIterations = 2000;
+constexpr int kYieldIterations = 200;
 
 inline void CpuRelax() {
 #if defined(__x86_64__)
@@ -36,8 +40,12 @@ void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   while (true) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
-      CpuRelax();
+    for (int spin = 0; gen == seen && spin < kPauseIterations + kYieldIterations; ++spin) {
+      if (spin < kPauseIterations) {
+        CpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
       gen = generation_.load(std::memory_order_acquire);
     }
     if (gen == seen) {
@@ -73,7 +81,13 @@ void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
   }
   cv_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kPauseIterations) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();  // Let a descheduled worker run.
+    }
+  }
 }
 
 void ThreadPool::ParallelFor(int64_t n,

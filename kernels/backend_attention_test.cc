@@ -114,6 +114,12 @@ TEST_P(AttentionTest, MhaBlockSizeOneAndOdd) {
   CheckAttention(*this, {4, 2, 8, 3, 20, {{4, 10}, {1, 7}, {6, 6}}});
 }
 
+TEST_P(AttentionTest, UnusualHeadDims) {
+  CheckAttention(*this, {2, 1, 80, 5, 12, {{3, 7}, {1, 20}}});
+  CheckAttention(*this, {3, 3, 96, 16, 8, {{1, 40}, {17, 17}}});
+  CheckAttention(*this, {2, 2, 256, 16, 8, {{1, 40}, {4, 4}}});
+}
+
 TEST_P(AttentionTest, MqaLongContextHeadDim128) {
   CheckAttention(*this,
                  {4, 1, 128, 32, 24, {{1, 300}, {65, 65}, {1, 33}, {16, 180}}});

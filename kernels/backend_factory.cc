@@ -2,6 +2,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_backend.h"
 
 namespace infernum::kernels {
 
@@ -14,8 +15,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
     }
     return CreateCpuBackend(options.num_threads);
   }
-  if (options.name == "cuda")
-    return absl::UnavailableError("CUDA backend not built");
+  if (options.name == "cuda") return CreateCudaBackend(options);
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown backend '", options.name, "' (expected cpu or cuda)"));
 }

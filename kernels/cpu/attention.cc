@@ -195,12 +195,14 @@ absl::Status PagedAttention(const CpuContext& ctx,
   const int64_t scratch_floats = group * (plan.max_context + plan.head_dim + 1);
   const int64_t grain =
       std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plan.max_context));
-  ParallelDynamic(ctx, items, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(scratch_floats);
-    for (int64_t item = begin; item < end; ++item) {
-      AttendRow(ctx, p, plan, item / nkv, item % nkv, scratch.data());
-    }
-  });
+  std::vector<float> scratch(scratch_floats * ctx.pool->num_threads());
+  ParallelDynamic(ctx, items, grain,
+                  [&](int thread, int64_t begin, int64_t end) {
+                    float* mine = scratch.data() + thread * scratch_floats;
+                    for (int64_t item = begin; item < end; ++item) {
+                      AttendRow(ctx, p, plan, item / nkv, item % nkv, mine);
+                    }
+                  });
   return absl::OkStatus();
 }
 

@@ -191,19 +191,19 @@ std::unique_ptr<Backend> CreateCpuBackend(int num_threads, CpuIsa max_isa) {
 namespace cpu {
 
 void ParallelDynamic(const CpuContext& ctx, int64_t items, int64_t grain,
-                     const std::function<void(int64_t, int64_t)>& fn) {
+                     const std::function<void(int, int64_t, int64_t)>& fn) {
   if (items <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   if (ctx.pool->num_threads() == 1 || items <= grain) {
-    fn(0, items);
+    fn(0, 0, items);
     return;
   }
   std::atomic<int64_t> next{0};
-  ctx.pool->RunOnAll([&](int) {
+  ctx.pool->RunOnAll([&](int thread) {
     while (true) {
       const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
       if (begin >= items) return;
-      fn(begin, std::min(items, begin + grain));
+      fn(thread, begin, std::min(items, begin + grain));
     }
   });
 }

@@ -39,30 +39,28 @@ inline void ParallelRows(const CpuContext& ctx, int64_t rows,
   ctx.pool->ParallelFor(rows, fn);
 }
 
-// Runs fn(begin, end) over [0, items) in chunks of `grain` items handed out
-// dynamically to the pool's threads (for uneven work such as attention rows).
-void ParallelDynamic(
-    const CpuContext& ctx, int64_t items, int64_t grain,
-    const std::function<void(int64_t, int64_t)>& fn);  // cpu_backend.cc
+// Runs fn(thread, begin, end) over [0, items) in chunks of `grain` items
+// handed out dynamically to the pool's threads (for uneven work such as
+// attention rows); thread < pool->num_threads() identifies the caller's slot.
+void ParallelDynamic(const CpuContext& ctx, int64_t items, int64_t grain,
+                     const std::function<void(int, int64_t, int64_t)>& fn);
 
-absl::Status Embedding(const CpuContext& ctx,
-                       const EmbeddingParams& p);  // elementwise.cc
-absl::Status SiluMul(const CpuContext& ctx,
-                     const SiluMulParams& p);                 // elementwise.cc
-absl::Status Add(const CpuContext& ctx, const AddParams& p);  // elementwise.cc
-absl::Status Cast(const CpuContext& ctx,
-                  const CastParams& p);  // elementwise.cc
-absl::Status RmsNorm(const CpuContext& ctx,
-                     const RmsNormParams& p);                   // norm_rope.cc
-absl::Status Rope(const CpuContext& ctx, const RopeParams& p);  // norm_rope.cc
-absl::Status Softmax(const CpuContext& ctx,
-                     const SoftmaxParams& p);  // softmax.cc
-absl::Status Argmax(const CpuContext& ctx,
-                    const ArgmaxParams& p);  // softmax.cc
-absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p);  // matmul.cc
-absl::Status WriteKvCache(const CpuContext& ctx,
-                          const WriteKvCacheParams& p);  // attention.cc
+// elementwise.cc
+absl::Status Embedding(const CpuContext& ctx, const EmbeddingParams& p);
+absl::Status SiluMul(const CpuContext& ctx, const SiluMulParams& p);
+absl::Status Add(const CpuContext& ctx, const AddParams& p);
+absl::Status Cast(const CpuContext& ctx, const CastParams& p);
+// norm_rope.cc
+absl::Status RmsNorm(const CpuContext& ctx, const RmsNormParams& p);
+absl::Status Rope(const CpuContext& ctx, const RopeParams& p);
+// softmax.cc
+absl::Status Softmax(const CpuContext& ctx, const SoftmaxParams& p);
+absl::Status Argmax(const CpuContext& ctx, const ArgmaxParams& p);
+// matmul.cc
+absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p);
+// attention.cc
+absl::Status WriteKvCache(const CpuContext& ctx, const WriteKvCacheParams& p);
 absl::Status PagedAttention(const CpuContext& ctx,
-                            const PagedAttentionParams& p);  // attention.cc
+                            const PagedAttentionParams& p);
 
 }  // namespace infernum::kernels::cpu

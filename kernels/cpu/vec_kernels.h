@@ -59,4 +59,9 @@ const VecKernels& ScalarVecKernels();  // vec_kernels_scalar.cc
 const VecKernels& Avx2VecKernels();    // vec_kernels_avx2.cc
 const VecKernels& Avx512VecKernels();  // vec_kernels_avx512.cc
 
+// The AVX-512 attention kernels (attention_avx512.cc).
+void Avx512AttnScores(const AttnBlock& b, float* scores, int64_t score_stride);
+void Avx512AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
+                      float* acc);
+
 }  // namespace infernum::kernels::cpu

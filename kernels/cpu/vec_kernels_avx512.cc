@@ -171,54 +171,6 @@ int64_t Argmax(const float* x, int64_t n) {
   return 0;
 }
 
-// Up to 4 heads at a time share each load of a key.
-void AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
-  for (int64_t t = 0; t < b.count; ++t) {
-    const float* k = b.k + t * b.k_stride;
-    for (int64_t h0 = 0; h0 < b.heads; h0 += 4) {
-      const int64_t nh = std::min<int64_t>(4, b.heads - h0);
-      const float* q = b.q + h0 * b.dim;
-      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
-                       _mm512_setzero_ps(), _mm512_setzero_ps()};
-      for (int64_t d = 0; d < b.dim; d += 16) {
-        const __mmask16 m = TailMask(b.dim - d);
-        const __m512 kv = _mm512_maskz_loadu_ps(m, k + d);
-        for (int64_t h = 0; h < nh; ++h) {
-          acc[h] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + h * b.dim + d),
-                                   kv, acc[h]);
-        }
-      }
-      for (int64_t h = 0; h < nh; ++h) {
-        scores[(h0 + h) * score_stride + t] =
-            b.scale * _mm512_reduce_add_ps(acc[h]);
-      }
-    }
-  }
-}
-
-// Accumulators for up to 4 heads x 16 dims stay in registers over all keys.
-void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
-                float* acc) {
-  for (int64_t d = 0; d < b.dim; d += 16) {
-    const __mmask16 m = TailMask(b.dim - d);
-    for (int64_t h0 = 0; h0 < b.heads; h0 += 4) {
-      const int64_t nh = std::min<int64_t>(4, b.heads - h0);
-      const float* ph = p + h0 * p_stride;
-      __m512 a[4];
-      for (int64_t h = 0; h < nh; ++h)
-        a[h] = _mm512_maskz_loadu_ps(m, acc + (h0 + h) * b.dim + d);
-      for (int64_t t = 0; t < b.count; ++t) {
-        const __m512 v = _mm512_maskz_loadu_ps(m, b.k + t * b.k_stride + d);
-        for (int64_t h = 0; h < nh; ++h) {
-          a[h] = _mm512_fmadd_ps(_mm512_set1_ps(ph[h * p_stride + t]), v, a[h]);
-        }
-      }
-      for (int64_t h = 0; h < nh; ++h)
-        _mm512_mask_storeu_ps(acc + (h0 + h) * b.dim + d, m, a[h]);
-    }
-  }
-}
-
 }  // namespace
 
 const VecKernels& Avx512VecKernels() {
@@ -232,8 +184,8 @@ const VecKernels& Avx512VecKernels() {
                                           .add = AddVec,
                                           .silu_mul = SiluMul,
                                           .argmax = Argmax,
-                                          .attn_scores = AttnScores,
-                                          .attn_values = AttnValues};
+                                          .attn_scores = Avx512AttnScores,
+                                          .attn_values = Avx512AttnValues};
   return kKernels;
 }
 

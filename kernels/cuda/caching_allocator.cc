@@ -14,6 +14,7 @@ namespace {
 constexpr size_t kMinBlock = 512;
 constexpr size_t kSmallLimit = 1 << 20;
 constexpr size_t kLargeGranule = 2 << 20;
+constexpr size_t kMaxRequest = size_t{1} << 46;  // Keeps RoundSize from overflowing.
 
 }  // namespace
 
@@ -37,6 +38,9 @@ CachingAllocator::~CachingAllocator() {
 }
 
 absl::StatusOr<DeviceBuffer> CachingAllocator::Allocate(size_t bytes) {
+  if (bytes > kMaxRequest) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", bytes, " bytes"));
+  }
   const size_t size = RoundSize(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = free_.find(size);

@@ -49,6 +49,9 @@ struct CublasGemm::Plan {
   }
 };
 
+CublasGemm::CublasGemm(void* handle, void* workspace, size_t workspace_bytes)
+    : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
+
 absl::StatusOr<std::unique_ptr<CublasGemm>> CublasGemm::Create(void* workspace,
                                                                size_t workspace_bytes) {
   cublasLtHandle_t handle = nullptr;

@@ -43,8 +43,7 @@ class CublasGemm {
  private:
   struct Plan;
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, int>;
-  CublasGemm(void* handle, void* workspace, size_t workspace_bytes)
-      : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
+  CublasGemm(void* handle, void* workspace, size_t workspace_bytes);
   absl::StatusOr<const Plan*> GetPlan(const CublasGemmArgs& a);
 
   void* handle_;  // cublasLtHandle_t.

@@ -26,13 +26,6 @@ static_assert(static_cast<int>(ElemType::kI32) == static_cast<int>(DType::kI32))
 
 ElemType Elem(DType t) { return static_cast<ElemType>(static_cast<int>(t)); }
 
-absl::Status SameDType(std::string_view op, std::string_view name, const Tensor& t, DType want) {
-  if (t.dtype == want) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(std::string(op), ": ", std::string(name),
-                                                 " must be ", DTypeName(want), ", got ",
-                                                 t.DebugString()));
-}
-
 absl::Status Launched(cudaError_t err, std::string_view op) { return CudaStatus(err, op); }
 
 absl::Status CheckRope(std::string_view op, const Tensor& q, const Tensor& k,

@@ -16,6 +16,7 @@ struct SampleShared {
   SelectShared select;
   ArgmaxPair arg[32];
   float f32[32];
+  int i32[32];
   double f64[32];
   int32_t token;
   int32_t top_count;
@@ -191,7 +192,7 @@ __global__ void __launch_bounds__(kThreads) SamplingKernel(SamplingLaunch p) {
     }
   }
   bad = __syncthreads_or(bad);
-  finite = BlockSumT(finite, reinterpret_cast<int*>(sh.f32));
+  finite = BlockSumT(finite, sh.i32);
   raw_max = BlockMax(raw_max, sh.f32);
   if (bad || finite == 0) {
     WriteFailure(p, bad ? kGpuSampleBadLogits : kGpuSampleAllMasked);

@@ -268,6 +268,12 @@ absl::Status LlamaModel::Forward(const ForwardBatch& batch, KvCache& kv_cache,
   RETURN_IF_ERROR(ValidateForwardBatch(batch, config_.vocab_size, kv_cache));
   if (stream == nullptr) stream = backend_.default_stream();
   PackStepInputs(batch, &packed_);
+  if (config_.sliding_window && packed_.max_seq_len > *config_.sliding_window) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("context of ", packed_.max_seq_len,
+                     " tokens exceeds the model's sliding window (",
+                     *config_.sliding_window, "), which is not implemented"));
+  }
   RETURN_IF_ERROR(EnsureWorkspace(batch.num_tokens(),
                                   static_cast<int>(batch.logits_indices.size()),
                                   packed_.data.size()));

@@ -42,9 +42,10 @@ class LlamaModel {
   // `logits` is resized to logits_indices.size() * vocab_size and holds, row
   // by row, the f32 logits of the rows batch.logits_indices names (empty when
   // there are none). The work is complete (stream synchronized) on return.
-  // InvalidArgument for a malformed batch or a cache whose layer count or
-  // head shape does not match the model. `stream` may be null (the backend's
-  // default stream).
+  // InvalidArgument for a malformed batch, a cache whose layer count or
+  // head shape does not match the model, or (Mistral) a context longer than
+  // config.sliding_window, since windowed attention is not implemented.
+  // `stream` may be null (the backend's default stream).
   absl::Status Forward(const ForwardBatch& batch, KvCache& kv_cache,
                        std::vector<float>& logits, kernels::Stream* stream);
 

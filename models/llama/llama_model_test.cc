@@ -258,5 +258,15 @@ TEST_F(ForwardValidationTest, RejectsMismatchedCache) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(ForwardValidationTest, RejectsContextBeyondSlidingWindow) {
+  ModelConfig config = SmallConfig();
+  config.sliding_window = 2;
+  auto model =
+      LlamaModel::LoadDummy(config, kernels::DType::kF32, 1, *backend_);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->Forward(Valid(), *cache_, logits_, nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace infernum::models

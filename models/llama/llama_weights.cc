@@ -93,20 +93,21 @@ class DummyProvider : public TensorProvider {
   std::vector<char> staging_;
 };
 
-// Approximately N(0, stddev): a sum of four 16-bit uniforms (Irwin-Hall,
-// mean 2, variance 1/3 in units of 65536), centred and scaled.
-inline float RandomValue(uint64_t key, int64_t index, float scale) {
-  const uint64_t r = SplitMix64(key + static_cast<uint64_t>(index));
-  const int32_t sum = static_cast<int32_t>((r & 0xffff) + ((r >> 16) & 0xffff) +
-                                           ((r >> 32) & 0xffff) + (r >> 48));
-  return static_cast<float>(sum - 2 * 65536) * scale;
-}
-
+// Value i of a tensor approximates N(0, stddev) by a triangular variable (the
+// sum of two 16-bit uniforms: mean 65536, variance 65536^2 / 6); one 64-bit
+// hash of (key, i / 2) feeds values 2j and 2j + 1.
 template <DType kType>
 void Fill(uint64_t key, bool ones, float scale, int64_t first, int64_t count,
           char* out) {
+  uint64_t r = 0;
   for (int64_t i = 0; i < count; ++i) {
-    const float v = ones ? 1.0f : RandomValue(key, first + i, scale);
+    const int64_t index = first + i;
+    if (i == 0 || (index & 1) == 0) {
+      r = SplitMix64(key + static_cast<uint64_t>(index >> 1));
+    }
+    const uint32_t half = static_cast<uint32_t>(r >> (32 * (index & 1)));
+    const int32_t sum = static_cast<int32_t>((half & 0xffff) + (half >> 16));
+    const float v = ones ? 1.0f : static_cast<float>(sum - 65536) * scale;
     if constexpr (kType == DType::kF32) {
       std::memcpy(out + 4 * i, &v, 4);
     } else {
@@ -119,7 +120,7 @@ void Fill(uint64_t key, bool ones, float scale, int64_t first, int64_t count,
 
 void DummyProvider::Generate(uint64_t key, bool ones, int64_t first,
                              int64_t count, char* out) const {
-  const float scale = options_.stddev * std::sqrt(3.0f) / 65536.0f;
+  const float scale = options_.stddev * std::sqrt(6.0f) / 65536.0f;
   switch (options_.dtype) {
     case DType::kF32:
       return Fill<DType::kF32>(key, ones, scale, first, count, out);
@@ -137,6 +138,15 @@ absl::Status DummyProvider::CopyTo(const std::string& name, void* dst,
   // Norm weights (the only 1-D tensors) are all ones.
   const bool ones = name.find("norm") != std::string::npos;
   const uint64_t key = SplitMix64(options_.seed ^ Fnv1a(name));
+  if (backend_.device_type() == kernels::DeviceType::kCpu) {
+    // Device memory is host memory: generate in place, so the first touch of
+    // the fresh pages is spread over the pool too.
+    char* out = static_cast<char*>(dst);
+    pool_.ParallelFor(numel, [&](int64_t b, int64_t e) {
+      Generate(key, ones, b, e - b, out + b * elem);
+    });
+    return absl::OkStatus();
+  }
   staging_.resize(std::min<int64_t>(numel, kChunkElems) * elem);
   for (int64_t begin = 0; begin < numel; begin += kChunkElems) {
     const int64_t count = std::min(kChunkElems, numel - begin);

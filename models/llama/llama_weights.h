@@ -61,8 +61,8 @@ struct DummyWeightOptions {
   int num_threads = 0;   // Host threads generating values; 0 = all cores.
 };
 
-// Random weights with `config`'s shapes: matrices ~ N(0, stddev) (an
-// Irwin-Hall approximation), norm weights = 1. Deterministic for a given seed
+// Random weights with `config`'s shapes: matrices ~ N(0, stddev) (a
+// triangular approximation), norm weights = 1. Deterministic for a given seed
 // (independent of num_threads). Errors as LoadLlamaWeights.
 absl::StatusOr<LlamaWeights> MakeDummyLlamaWeights(
     const ModelConfig& config, const DummyWeightOptions& options,

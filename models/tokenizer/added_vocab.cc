@@ -57,7 +57,8 @@ size_t LeadingSpaceLength(std::string_view s) {
 absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const Json* j) {
   std::vector<AddedToken> out;
   if (j == nullptr || j->is_null()) return out;
-  if (!j->is_array()) return absl::InvalidArgumentError("\"added_tokens\" is not an array");
+  if (!j->is_array())
+    return absl::InvalidArgumentError("\"added_tokens\" is not an array");
   for (const Json& t : *j) {
     AddedToken a;
     ASSIGN_OR_RETURN(const int64_t id, GetInt(t, "id", -1, "added token"));
@@ -66,12 +67,15 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const Json* j) {
     }
     a.id = static_cast<int32_t>(id);
     ASSIGN_OR_RETURN(a.content, GetString(t, "content", "added token"));
-    if (a.content.empty()) return absl::InvalidArgumentError("added token: empty content");
-    ASSIGN_OR_RETURN(a.single_word, GetBool(t, "single_word", false, "added token"));
+    if (a.content.empty())
+      return absl::InvalidArgumentError("added token: empty content");
+    ASSIGN_OR_RETURN(a.single_word,
+                     GetBool(t, "single_word", false, "added token"));
     ASSIGN_OR_RETURN(a.lstrip, GetBool(t, "lstrip", false, "added token"));
     ASSIGN_OR_RETURN(a.rstrip, GetBool(t, "rstrip", false, "added token"));
     ASSIGN_OR_RETURN(a.special, GetBool(t, "special", false, "added token"));
-    ASSIGN_OR_RETURN(a.normalized, GetBool(t, "normalized", !a.special, "added token"));
+    ASSIGN_OR_RETURN(a.normalized,
+                     GetBool(t, "normalized", !a.special, "added token"));
     out.push_back(std::move(a));
   }
   return out;
@@ -80,8 +84,10 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const Json* j) {
 void AddedVocabulary::Trie::Insert(std::string_view s, int32_t token_index) {
   int32_t node = 0;
   for (const char c : s) {
-    const uint64_t key = (static_cast<uint64_t>(node) << 8) | static_cast<uint8_t>(c);
-    auto [it, inserted] = edges.try_emplace(key, static_cast<int32_t>(terminal.size()));
+    const uint64_t key =
+        (static_cast<uint64_t>(node) << 8) | static_cast<uint8_t>(c);
+    auto [it, inserted] =
+        edges.try_emplace(key, static_cast<int32_t>(terminal.size()));
     if (inserted) terminal.push_back(-1);
     node = it->second;
   }
@@ -93,7 +99,8 @@ std::pair<int32_t, size_t> AddedVocabulary::Trie::Longest(std::string_view text,
   std::pair<int32_t, size_t> best{-1, 0};
   int32_t node = 0;
   for (size_t j = pos; j < text.size(); ++j) {
-    const uint64_t key = (static_cast<uint64_t>(node) << 8) | static_cast<uint8_t>(text[j]);
+    const uint64_t key =
+        (static_cast<uint64_t>(node) << 8) | static_cast<uint8_t>(text[j]);
     const auto it = edges.find(key);
     if (it == edges.end()) break;
     node = it->second;
@@ -102,15 +109,16 @@ std::pair<int32_t, size_t> AddedVocabulary::Trie::Longest(std::string_view text,
   return best;
 }
 
-absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(std::vector<AddedToken> tokens,
-                                                       const Normalizer* normalizer) {
+absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(
+    std::vector<AddedToken> tokens, const Normalizer* normalizer) {
   AddedVocabulary v;
   v.tokens_ = std::move(tokens);
   for (size_t i = 0; i < v.tokens_.size(); ++i) {
     AddedToken& t = v.tokens_[i];
     t.decoded = t.content;
     if (!IsValidUtf8(t.content)) {
-      return absl::InvalidArgumentError("added token content is not valid UTF-8");
+      return absl::InvalidArgumentError(
+          "added token content is not valid UTF-8");
     }
     v.by_id_[t.id] = i;
     v.by_content_[t.content] = t.id;
@@ -127,8 +135,8 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(std::vector<AddedToken> t
   return v;
 }
 
-std::vector<AddedVocabulary::Segment> AddedVocabulary::Split(std::string_view text,
-                                                             bool normalized_set) const {
+std::vector<AddedVocabulary::Segment> AddedVocabulary::Split(
+    std::string_view text, bool normalized_set) const {
   const Trie& trie = normalized_set ? normalized_trie_ : raw_trie_;
   std::vector<Segment> out;
   size_t start_offset = 0;
@@ -147,14 +155,16 @@ std::vector<AddedVocabulary::Segment> AddedVocabulary::Split(std::string_view te
                             StartsWithWordChar(text.substr(stop)))) {
       continue;
     }
-    if (tok.lstrip) start = std::max(TrailingSpaceStart(text.substr(0, start)), start_offset);
+    if (tok.lstrip)
+      start = std::max(TrailingSpaceStart(text.substr(0, start)), start_offset);
     if (tok.rstrip) stop += LeadingSpaceLength(text.substr(stop));
     if (start_offset < start) out.push_back({start_offset, start, -1});
     out.push_back({start, stop, tok.id});
     start_offset = stop;
     i = std::max(i, stop);
   }
-  if (start_offset < text.size()) out.push_back({start_offset, text.size(), -1});
+  if (start_offset < text.size())
+    out.push_back({start_offset, text.size(), -1});
   return out;
 }
 
@@ -163,7 +173,8 @@ const AddedToken* AddedVocabulary::FindById(int32_t id) const {
   return it == by_id_.end() ? nullptr : &tokens_[it->second];
 }
 
-std::optional<int32_t> AddedVocabulary::TokenToId(std::string_view content) const {
+std::optional<int32_t> AddedVocabulary::TokenToId(
+    std::string_view content) const {
   const auto it = by_content_.find(AV(content));
   if (it == by_content_.end()) return std::nullopt;
   return it->second;

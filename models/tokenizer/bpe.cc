@@ -13,7 +13,8 @@
 namespace infernum::models::tokenizer_internal {
 namespace {
 
-absl::StatusOr<std::string> OptionalString(const Json& j, std::string_view key) {
+absl::StatusOr<std::string> OptionalString(const Json& j,
+                                           std::string_view key) {
   const Json* f = FindField(j, key);
   if (f == nullptr || f->is_null()) return std::string();
   if (!f->is_string()) {
@@ -30,13 +31,17 @@ absl::StatusOr<BpeOptions> BpeModel::ParseOptions(const Json& model) {
   ASSIGN_OR_RETURN(std::string unk, OptionalString(model, "unk_token"));
   if (!unk.empty()) o.unk_token = std::move(unk);
   ASSIGN_OR_RETURN(o.fuse_unk, GetBool(model, "fuse_unk", false, "BPE model"));
-  ASSIGN_OR_RETURN(o.byte_fallback, GetBool(model, "byte_fallback", false, "BPE model"));
-  ASSIGN_OR_RETURN(o.ignore_merges, GetBool(model, "ignore_merges", false, "BPE model"));
+  ASSIGN_OR_RETURN(o.byte_fallback,
+                   GetBool(model, "byte_fallback", false, "BPE model"));
+  ASSIGN_OR_RETURN(o.ignore_merges,
+                   GetBool(model, "ignore_merges", false, "BPE model"));
   ASSIGN_OR_RETURN(o.continuing_subword_prefix,
                    OptionalString(model, "continuing_subword_prefix"));
-  ASSIGN_OR_RETURN(o.end_of_word_suffix, OptionalString(model, "end_of_word_suffix"));
+  ASSIGN_OR_RETURN(o.end_of_word_suffix,
+                   OptionalString(model, "end_of_word_suffix"));
   if (const Json* d = FindField(model, "dropout");
-      d != nullptr && !d->is_null() && !(d->is_number() && d->get<double>() == 0.0)) {
+      d != nullptr && !d->is_null() &&
+      !(d->is_number() && d->get<double>() == 0.0)) {
     return absl::UnimplementedError("BPE model: dropout is not supported");
   }
   return o;
@@ -49,12 +54,14 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseMerge(const Json& m) {
   if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
     return std::make_pair(m[0].get<std::string>(), m[1].get<std::string>());
   }
-  return absl::InvalidArgumentError("BPE merge is neither \"a b\" nor [\"a\", \"b\"]");
+  return absl::InvalidArgumentError(
+      "BPE merge is neither \"a b\" nor [\"a\", \"b\"]");
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model) {
+absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(
+    const Json& model) {
   ASSIGN_OR_RETURN(BpeOptions options, ParseOptions(model));
   const Json* vocab = FindField(model, "vocab");
   if (vocab == nullptr || !vocab->is_object()) {
@@ -68,8 +75,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model) 
   entries.reserve(vocab->size());
   for (auto it = vocab->begin(); it != vocab->end(); ++it) {
     if (!it.value().is_number_integer()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("BPE vocab entry \"", it.key(), "\" has a non-integer id"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "BPE vocab entry \"", it.key(), "\" has a non-integer id"));
     }
     entries.emplace_back(it.key(), it.value().get<int64_t>());
   }
@@ -84,12 +91,14 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model) 
 
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     std::vector<std::pair<std::string, int32_t>> vocab,
-    const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options) {
+    const std::vector<std::pair<std::string, std::string>>& merges,
+    BpeOptions options) {
   std::unique_ptr<BpeModel> m(new BpeModel(std::move(options)));
   int32_t max_id = -1;
   for (const auto& [token, id] : vocab) {
     if (id < 0 || id >= (1 << 30)) {
-      return absl::InvalidArgumentError(absl::StrCat("BPE vocab id out of range: ", id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("BPE vocab id out of range: ", id));
     }
     max_id = std::max(max_id, id);
   }
@@ -98,7 +107,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   m->token_to_id_.reserve(vocab.size());
   for (auto& [token, id] : vocab) {
     if (m->id_present_[id]) {
-      return absl::InvalidArgumentError(absl::StrCat("BPE vocab: duplicate id ", id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("BPE vocab: duplicate id ", id));
     }
     m->id_present_[id] = true;
     m->id_to_token_[id] = token;
@@ -107,8 +117,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   if (m->options_.unk_token.has_value()) {
     m->unk_id_ = m->TokenToId(*m->options_.unk_token);
     if (!m->unk_id_.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("BPE unk_token \"", *m->options_.unk_token, "\" not in vocab"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "BPE unk_token \"", *m->options_.unk_token, "\" not in vocab"));
     }
   }
   m->byte_ids_.assign(256, -1);
@@ -123,12 +133,13 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   return m;
 }
 
-absl::Status BpeModel::AddMerge(std::string_view a, std::string_view b, int32_t rank) {
+absl::Status BpeModel::AddMerge(std::string_view a, std::string_view b,
+                                int32_t rank) {
   const std::optional<int32_t> a_id = TokenToId(a);
   const std::optional<int32_t> b_id = TokenToId(b);
   if (!a_id || !b_id) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("BPE merge \"", AV(a), " ", AV(b), "\": part not in vocab"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BPE merge \"", AV(a), " ", AV(b), "\": part not in vocab"));
   }
   std::string_view right = b;
   const std::string& prefix = options_.continuing_subword_prefix;
@@ -141,7 +152,8 @@ absl::Status BpeModel::AddMerge(std::string_view a, std::string_view b, int32_t 
     return absl::InvalidArgumentError(
         absl::StrCat("BPE merge result \"", merged, "\" not in vocab"));
   }
-  merges_[PairKey(*a_id, *b_id)] = Merge{rank, *new_id};  // later duplicates win, as in HF
+  merges_[PairKey(*a_id, *b_id)] =
+      Merge{rank, *new_id};  // later duplicates win, as in HF
   return absl::OkStatus();
 }
 
@@ -156,7 +168,8 @@ const std::string* BpeModel::IdToToken(int32_t id) const {
   return &id_to_token_[id];
 }
 
-void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* symbols) const {
+void BpeModel::InitialSymbols(std::string_view word,
+                              std::vector<int32_t>* symbols) const {
   const std::string& prefix = options_.continuing_subword_prefix;
   const std::string& suffix = options_.end_of_word_suffix;
   std::optional<int32_t> pending_unk;
@@ -169,15 +182,18 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* symbo
     if (start > 0 && !prefix.empty()) key.insert(0, prefix);
     if (pos == word.size() && !suffix.empty()) key += suffix;
     if (const std::optional<int32_t> id = TokenToId(key)) {
-      if (pending_unk) symbols->push_back(*std::exchange(pending_unk, std::nullopt));
+      if (pending_unk)
+        symbols->push_back(*std::exchange(pending_unk, std::nullopt));
       symbols->push_back(*id);
       continue;
     }
     if (options_.byte_fallback) {
       bool all = true;
-      for (const char c : key) all = all && byte_ids_[static_cast<uint8_t>(c)] >= 0;
+      for (const char c : key)
+        all = all && byte_ids_[static_cast<uint8_t>(c)] >= 0;
       if (all) {
-        for (const char c : key) symbols->push_back(byte_ids_[static_cast<uint8_t>(c)]);
+        for (const char c : key)
+          symbols->push_back(byte_ids_[static_cast<uint8_t>(c)]);
         continue;  // HF leaves a pending unk pending here.
       }
     }
@@ -189,7 +205,8 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* symbo
   if (pending_unk) symbols->push_back(*pending_unk);
 }
 
-void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* out) const {
+void BpeModel::MergeWord(std::string_view word,
+                         std::vector<int32_t>* out) const {
   std::vector<int32_t> ids;
   InitialSymbols(word, &ids);
   const int32_t n = static_cast<int32_t>(ids.size());
@@ -208,7 +225,8 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* out) const
   std::priority_queue<Entry, std::vector<Entry>, decltype(later)> queue(later);
   const auto push_pair = [&](int32_t left) {
     const auto it = merges_.find(PairKey(ids[left], ids[next[left]]));
-    if (it != merges_.end()) queue.push({it->second.rank, left, it->second.new_id});
+    if (it != merges_.end())
+      queue.push({it->second.rank, left, it->second.new_id});
   };
   for (int32_t i = 0; i + 1 < n; ++i) push_pair(i);
   while (!queue.empty()) {
@@ -217,7 +235,8 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* out) const
     const int32_t right = next[top.pos];
     if (!alive[top.pos] || right == -1) continue;
     const auto it = merges_.find(PairKey(ids[top.pos], ids[right]));
-    if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale
+    if (it == merges_.end() || it->second.new_id != top.new_id)
+      continue;  // stale
     ids[top.pos] = top.new_id;
     alive[right] = false;
     next[top.pos] = next[right];
@@ -230,7 +249,8 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* out) const
   }
 }
 
-void BpeModel::Tokenize(std::string_view word, std::vector<int32_t>* ids) const {
+void BpeModel::Tokenize(std::string_view word,
+                        std::vector<int32_t>* ids) const {
   if (word.empty()) return;
   if (options_.ignore_merges) {
     if (const std::optional<int32_t> id = TokenToId(word)) {
@@ -252,7 +272,8 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int32_t>* ids) const 
   ids->insert(ids->end(), result.begin(), result.end());
   if (cacheable) {
     absl::MutexLock lock(&cache_mu_);
-    if (cache_.size() < kMaxCacheEntries) cache_.emplace(std::string(word), std::move(result));
+    if (cache_.size() < kMaxCacheEntries)
+      cache_.emplace(std::string(word), std::move(result));
   }
 }
 

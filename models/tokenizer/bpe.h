@@ -67,7 +67,8 @@ class BpeModel {
   explicit BpeModel(BpeOptions options) : options_(std::move(options)) {}
   absl::Status AddMerge(std::string_view a, std::string_view b, int32_t rank);
   // Initial symbols of `word` (chars, byte fallback, unk) before merging.
-  void InitialSymbols(std::string_view word, std::vector<int32_t>* symbols) const;
+  void InitialSymbols(std::string_view word,
+                      std::vector<int32_t>* symbols) const;
   void MergeWord(std::string_view word, std::vector<int32_t>* out) const;
 
   static uint64_t PairKey(int32_t a, int32_t b) {

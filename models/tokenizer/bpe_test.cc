@@ -15,7 +15,8 @@ using Merges = std::vector<std::pair<std::string, std::string>>;
 
 // Textbook BPE, as an independent reference: repeatedly merge the adjacent
 // pair with the lowest merge rank (leftmost on ties) until none applies.
-std::vector<std::string> NaiveBpe(const std::vector<std::string>& chars, const Merges& merges) {
+std::vector<std::string> NaiveBpe(const std::vector<std::string>& chars,
+                                  const Merges& merges) {
   std::vector<std::string> syms = chars;
   while (true) {
     size_t best_rank = merges.size(), best_pos = 0;
@@ -49,7 +50,9 @@ Toy MakeToy() {
     const std::string& x = tokens[rng() % tokens.size()];
     const std::string& y = tokens[rng() % tokens.size()];
     const std::string z = x + y;
-    if (z.size() > 4 || std::find(tokens.begin(), tokens.end(), z) != tokens.end()) continue;
+    if (z.size() > 4 ||
+        std::find(tokens.begin(), tokens.end(), z) != tokens.end())
+      continue;
     t.merges.emplace_back(x, y);
     tokens.push_back(z);
   }
@@ -95,8 +98,9 @@ TEST(BpeTest, ByteFallbackForUnknownCharacters) {
   auto model = BpeModel::Create(vocab, {}, options);
   ASSERT_TRUE(model.ok());
   // U+1F600 is F0 9F 98 80.
-  EXPECT_EQ(Tokens(**model, "a\xF0\x9F\x98\x80"),
-            (std::vector<std::string>{"a", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>"}));
+  EXPECT_EQ(
+      Tokens(**model, "a\xF0\x9F\x98\x80"),
+      (std::vector<std::string>{"a", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>"}));
 }
 
 TEST(BpeTest, UnknownCharactersFuseIntoOneUnk) {
@@ -106,11 +110,13 @@ TEST(BpeTest, UnknownCharactersFuseIntoOneUnk) {
   options.fuse_unk = true;
   auto fused = BpeModel::Create(vocab, {}, options);
   ASSERT_TRUE(fused.ok());
-  EXPECT_EQ(Tokens(**fused, "xya\xC3\xA9z"), (std::vector<std::string>{"<unk>", "a", "<unk>"}));
+  EXPECT_EQ(Tokens(**fused, "xya\xC3\xA9z"),
+            (std::vector<std::string>{"<unk>", "a", "<unk>"}));
   options.fuse_unk = false;
   auto unfused = BpeModel::Create(vocab, {}, options);
   ASSERT_TRUE(unfused.ok());
-  EXPECT_EQ(Tokens(**unfused, "xya"), (std::vector<std::string>{"<unk>", "<unk>", "a"}));
+  EXPECT_EQ(Tokens(**unfused, "xya"),
+            (std::vector<std::string>{"<unk>", "<unk>", "a"}));
 }
 
 TEST(BpeTest, IgnoreMergesTakesWholeWordsFromTheVocab) {
@@ -134,7 +140,8 @@ TEST(BpeTest, BadMergesAreErrors) {
   BpeOptions options;
   options.unk_token = "<unk>";
   EXPECT_FALSE(BpeModel::Create(vocab, {}, options).ok());  // unk missing
-  EXPECT_FALSE(BpeModel::Create({{"a", 0}, {"b", 0}}, {}, {}).ok());  // duplicate id
+  EXPECT_FALSE(
+      BpeModel::Create({{"a", 0}, {"b", 0}}, {}, {}).ok());  // duplicate id
 }
 
 TEST(BpeTest, FromJsonAcceptsBothMergeFormats) {
@@ -147,8 +154,12 @@ TEST(BpeTest, FromJsonAcceptsBothMergeFormats) {
     ASSERT_TRUE(model.ok()) << model.status();
     EXPECT_EQ(Tokens(**model, "abab"), (std::vector<std::string>{"ab", "ab"}));
   }
-  EXPECT_FALSE(BpeModel::FromJson(Json::parse(R"({"vocab": {"a": 0}, "merges": ["a b c"]})")).ok());
-  EXPECT_FALSE(BpeModel::FromJson(Json::parse(R"({"vocab": {"a": "x"}, "merges": []})")).ok());
+  EXPECT_FALSE(BpeModel::FromJson(
+                   Json::parse(R"({"vocab": {"a": 0}, "merges": ["a b c"]})"))
+                   .ok());
+  EXPECT_FALSE(
+      BpeModel::FromJson(Json::parse(R"({"vocab": {"a": "x"}, "merges": []})"))
+          .ok());
   EXPECT_FALSE(BpeModel::FromJson(Json::parse(R"({"merges": []})")).ok());
 }
 

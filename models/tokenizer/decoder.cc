@@ -36,7 +36,8 @@ class ByteLevelDecoder : public Decoder {
 
 class ReplaceDecoder : public Decoder {
  public:
-  ReplaceDecoder(std::string from, std::string to) : from_(std::move(from)), to_(std::move(to)) {}
+  ReplaceDecoder(std::string from, std::string to)
+      : from_(std::move(from)), to_(std::move(to)) {}
   void DecodeChain(std::vector<std::string>* tokens) const override {
     for (std::string& t : *tokens) t = absl::StrReplaceAll(t, {{from_, to_}});
   }
@@ -157,21 +158,25 @@ class SequenceDecoder : public Decoder {
 };
 
 absl::StatusOr<std::unique_ptr<Decoder>> MakeStrip(const Json& j) {
-  ASSIGN_OR_RETURN(const std::string content, GetString(j, "content", "Strip decoder"));
+  ASSIGN_OR_RETURN(const std::string content,
+                   GetString(j, "content", "Strip decoder"));
   if (!IsValidUtf8(content) || Decompose(content).size() != 1) {
-    return absl::InvalidArgumentError("Strip decoder: content must be one character");
+    return absl::InvalidArgumentError(
+        "Strip decoder: content must be one character");
   }
   const CodePoints cps = Decompose(content);
   ASSIGN_OR_RETURN(const int64_t start, GetInt(j, "start", 0, "Strip decoder"));
   ASSIGN_OR_RETURN(const int64_t stop, GetInt(j, "stop", 0, "Strip decoder"));
-  if (start < 0 || stop < 0) return absl::InvalidArgumentError("Strip decoder: negative count");
+  if (start < 0 || stop < 0)
+    return absl::InvalidArgumentError("Strip decoder: negative count");
   return std::make_unique<StripDecoder>(cps.cps[0], start, stop);
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> MakeSequence(const Json& j) {
   const Json* list = FindField(j, "decoders");
   if (list == nullptr || !list->is_array()) {
-    return absl::InvalidArgumentError("Sequence decoder: missing \"decoders\" array");
+    return absl::InvalidArgumentError(
+        "Sequence decoder: missing \"decoders\" array");
   }
   std::vector<std::unique_ptr<Decoder>> parts;
   for (const Json& item : *list) {
@@ -193,20 +198,26 @@ absl::StatusOr<std::unique_ptr<Decoder>> MakeDecoder(const Json& j) {
   if (type == "Strip") return MakeStrip(j);
   if (type == "Replace") {
     ASSIGN_OR_RETURN(std::string from, GetStringPattern(j, "Replace decoder"));
-    ASSIGN_OR_RETURN(std::string to, GetString(j, "content", "Replace decoder"));
+    ASSIGN_OR_RETURN(std::string to,
+                     GetString(j, "content", "Replace decoder"));
     return std::make_unique<ReplaceDecoder>(std::move(from), std::move(to));
   }
   if (type == "Metaspace") {
-    ASSIGN_OR_RETURN(std::string replacement, GetString(j, "replacement", "Metaspace decoder"));
+    ASSIGN_OR_RETURN(std::string replacement,
+                     GetString(j, "replacement", "Metaspace decoder"));
     bool strip_first = true;
-    if (const Json* s = FindField(j, "prepend_scheme"); s != nullptr && s->is_string()) {
+    if (const Json* s = FindField(j, "prepend_scheme");
+        s != nullptr && s->is_string()) {
       strip_first = s->get<std::string>() != "never";
     } else {
-      ASSIGN_OR_RETURN(strip_first, GetBool(j, "add_prefix_space", true, "Metaspace decoder"));
+      ASSIGN_OR_RETURN(strip_first, GetBool(j, "add_prefix_space", true,
+                                            "Metaspace decoder"));
     }
-    return std::make_unique<MetaspaceDecoder>(std::move(replacement), strip_first);
+    return std::make_unique<MetaspaceDecoder>(std::move(replacement),
+                                              strip_first);
   }
-  return absl::UnimplementedError(absl::StrCat("unsupported decoder type: ", type));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported decoder type: ", type));
 }
 
 }  // namespace infernum::models::tokenizer_internal

@@ -3,10 +3,9 @@
 // a wrong type.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -29,13 +28,13 @@ inline const Json* FindField(const Json& j, std::string_view key) {
 }
 
 // Required string field.
-inline absl::StatusOr<std::string> GetString(const Json& j, std::string_view key,
+inline absl::StatusOr<std::string> GetString(const Json& j,
+                                             std::string_view key,
                                              std::string_view where) {
   const Json* f = FindField(j, key);
   if (f == nullptr || !f->is_string()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AV(where), ": missing string field \"",
-                     AV(key), "\""));
+        absl::StrCat(AV(where), ": missing string field \"", AV(key), "\""));
   }
   return f->get<std::string>();
 }
@@ -47,24 +46,22 @@ inline absl::StatusOr<bool> GetBool(const Json& j, std::string_view key,
   if (f == nullptr || f->is_null()) return fallback;
   if (!f->is_boolean()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AV(where), ": field \"",
-                     AV(key), "\" is not a bool"));
+        absl::StrCat(AV(where), ": field \"", AV(key), "\" is not a bool"));
   }
   return f->get<bool>();
 }
 
 // Optional integer field: `fallback` when absent or null.
 inline absl::StatusOr<int64_t> GetInt(const Json& j, std::string_view key,
-                                      int64_t fallback, std::string_view where) {
+                                      int64_t fallback,
+                                      std::string_view where) {
   const Json* f = FindField(j, key);
   if (f == nullptr || f->is_null()) return fallback;
   if (!f->is_number_integer()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AV(where), ": field \"",
-                     AV(key), "\" is not an integer"));
+        absl::StrCat(AV(where), ": field \"", AV(key), "\" is not an integer"));
   }
   return f->get<int64_t>();
 }
-
 
 }  // namespace infernum::models::tokenizer_internal

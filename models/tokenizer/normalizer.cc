@@ -82,7 +82,8 @@ class StripNormalizer : public Normalizer {
     size_t e = cps.size();
     while (left_ && b < e && cps.Is(b, kWhiteSpace)) ++b;
     while (right_ && e > b && cps.Is(e - 1, kWhiteSpace)) --e;
-    return std::string(text.substr(cps.offsets[b], cps.offsets[e] - cps.offsets[b]));
+    return std::string(
+        text.substr(cps.offsets[b], cps.offsets[e] - cps.offsets[b]));
   }
 
  private:
@@ -93,7 +94,8 @@ class StripNormalizer : public Normalizer {
 absl::StatusOr<std::unique_ptr<Normalizer>> MakeSequence(const Json& j) {
   const Json* list = FindField(j, "normalizers");
   if (list == nullptr || !list->is_array()) {
-    return absl::InvalidArgumentError("Sequence normalizer: missing \"normalizers\" array");
+    return absl::InvalidArgumentError(
+        "Sequence normalizer: missing \"normalizers\" array");
   }
   std::vector<std::unique_ptr<Normalizer>> parts;
   for (const Json& item : *list) {
@@ -105,18 +107,21 @@ absl::StatusOr<std::unique_ptr<Normalizer>> MakeSequence(const Json& j) {
 
 }  // namespace
 
-absl::StatusOr<std::string> GetStringPattern(const Json& j, std::string_view where) {
+absl::StatusOr<std::string> GetStringPattern(const Json& j,
+                                             std::string_view where) {
   const Json* pattern = FindField(j, "pattern");
   if (pattern == nullptr || !pattern->is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(AV(where), ": missing \"pattern\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(where), ": missing \"pattern\""));
   }
   if (FindField(*pattern, "String") == nullptr) {
-    return absl::UnimplementedError(
-        absl::StrCat(AV(where), ": only {\"String\": ...} patterns are supported"));
+    return absl::UnimplementedError(absl::StrCat(
+        AV(where), ": only {\"String\": ...} patterns are supported"));
   }
   ASSIGN_OR_RETURN(std::string s, GetString(*pattern, "String", where));
   if (s.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AV(where), ": empty pattern"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(where), ": empty pattern"));
   }
   return s;
 }
@@ -125,26 +130,35 @@ absl::StatusOr<std::unique_ptr<Normalizer>> MakeNormalizer(const Json& j) {
   if (j.is_null()) return std::unique_ptr<Normalizer>();
   ASSIGN_OR_RETURN(const std::string type, GetString(j, "type", "normalizer"));
   if (type == "Sequence") return MakeSequence(j);
-  if (type == "NFC") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfc);
-  if (type == "NFD") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfd);
-  if (type == "NFKC") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkc);
-  if (type == "NFKD") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkd);
+  if (type == "NFC")
+    return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfc);
+  if (type == "NFD")
+    return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfd);
+  if (type == "NFKC")
+    return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkc);
+  if (type == "NFKD")
+    return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkd);
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
   if (type == "Prepend") {
-    ASSIGN_OR_RETURN(std::string prefix, GetString(j, "prepend", "Prepend normalizer"));
+    ASSIGN_OR_RETURN(std::string prefix,
+                     GetString(j, "prepend", "Prepend normalizer"));
     return std::make_unique<PrependNormalizer>(std::move(prefix));
   }
   if (type == "Replace") {
-    ASSIGN_OR_RETURN(std::string from, GetStringPattern(j, "Replace normalizer"));
-    ASSIGN_OR_RETURN(std::string to, GetString(j, "content", "Replace normalizer"));
+    ASSIGN_OR_RETURN(std::string from,
+                     GetStringPattern(j, "Replace normalizer"));
+    ASSIGN_OR_RETURN(std::string to,
+                     GetString(j, "content", "Replace normalizer"));
     return std::make_unique<ReplaceNormalizer>(std::move(from), std::move(to));
   }
   if (type == "Strip") {
     ASSIGN_OR_RETURN(const bool left, GetBool(j, "strip_left", true, "Strip"));
-    ASSIGN_OR_RETURN(const bool right, GetBool(j, "strip_right", true, "Strip"));
+    ASSIGN_OR_RETURN(const bool right,
+                     GetBool(j, "strip_right", true, "Strip"));
     return std::make_unique<StripNormalizer>(left, right);
   }
-  return absl::UnimplementedError(absl::StrCat("unsupported normalizer type: ", type));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported normalizer type: ", type));
 }
 
 }  // namespace infernum::models::tokenizer_internal

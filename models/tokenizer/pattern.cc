@@ -92,7 +92,8 @@ size_t SpacePunct(const CodePoints& t, size_t i, bool slash_in_tail) {
 size_t Cl100k(const CodePoints& t, size_t i, size_t max_digits) {
   if (size_t e = Contraction(t, i, /*ignore_case=*/true)) return e;
   // [^\r\n\p{L}\p{N}]?\p{L}+
-  if (t.IsNot(i, kL | kN | kCrLf) && t.Is(i + 1, kL)) return RunEnd(t, i + 1, kL);
+  if (t.IsNot(i, kL | kN | kCrLf) && t.Is(i + 1, kL))
+    return RunEnd(t, i + 1, kL);
   if (t.Is(i, kL)) return RunEnd(t, i, kL);
   if (t.Is(i, kN)) return BoundedRunEnd(t, i, kN, max_digits);
   if (size_t e = SpacePunct(t, i, /*slash_in_tail=*/false)) return e;
@@ -108,7 +109,8 @@ size_t Gpt2(const CodePoints& t, size_t i) {
   const size_t j = IsCp(t, i, ' ') ? i + 1 : i;
   if (t.Is(j, kL)) return RunEnd(t, j, kL);
   if (t.Is(j, kN)) return RunEnd(t, j, kN);
-  if (t.IsNot(j, kSpaceLetterNumber)) return RunEndNot(t, j, kSpaceLetterNumber);
+  if (t.IsNot(j, kSpaceLetterNumber))
+    return RunEndNot(t, j, kSpaceLetterNumber);
   return Whitespace(t, i, /*crlf_alternative=*/false);
 }
 
@@ -218,7 +220,8 @@ class FnMatcher : public PatternMatcher {
 
 class LiteralMatcher : public PatternMatcher {
  public:
-  explicit LiteralMatcher(std::u32string literal) : literal_(std::move(literal)) {}
+  explicit LiteralMatcher(std::u32string literal)
+      : literal_(std::move(literal)) {}
   std::optional<Span> FindNext(const CodePoints& text,
                                size_t from) const override {
     const size_t m = literal_.size();
@@ -276,7 +279,8 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> MakeRegexMatcher(
     std::string_view pattern) {
   const std::string canonical = Canonical(pattern);
   for (const KnownPattern& known : kKnownPatterns) {
-    if (canonical == known.pattern) return std::make_unique<FnMatcher>(known.fn);
+    if (canonical == known.pattern)
+      return std::make_unique<FnMatcher>(known.fn);
   }
   return absl::UnimplementedError(
       absl::StrCat("unsupported Split regex (no hand-written matcher): ",

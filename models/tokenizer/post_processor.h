@@ -16,7 +16,8 @@ class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
   // Adds special tokens around *ids when add_special_tokens is true.
-  virtual void Process(std::vector<int32_t>* ids, bool add_special_tokens) const = 0;
+  virtual void Process(std::vector<int32_t>* ids,
+                       bool add_special_tokens) const = 0;
 };
 
 // Builds a post-processor from its JSON; null JSON yields nullptr (none).

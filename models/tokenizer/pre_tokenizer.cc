@@ -33,8 +33,8 @@ void EmitParts(const std::string& text, const std::vector<SplitPart>& parts,
 }
 
 // Matches of `m` in `text` plus the gaps between them, as byte ranges.
-std::vector<SplitPart> MatchParts(const PatternMatcher& m, const std::string& text,
-                                  bool invert) {
+std::vector<SplitPart> MatchParts(const PatternMatcher& m,
+                                  const std::string& text, bool invert) {
   const CodePoints cps = Decompose(text);
   std::vector<SplitPart> parts;
   size_t prev = 0;
@@ -55,11 +55,13 @@ class SplitPreTokenizer : public PreTokenizer {
                     bool invert)
       : matcher_(std::move(m)), behavior_(behavior), invert_(invert) {}
   void PreTokenize(std::vector<std::string>* pieces, bool) const override {
-    SplitEach(pieces, [&](const std::string& piece, std::vector<std::string>* out) {
-      EmitParts(piece,
-                ApplySplitBehavior(MatchParts(*matcher_, piece, invert_), behavior_),
-                out);
-    });
+    SplitEach(pieces,
+              [&](const std::string& piece, std::vector<std::string>* out) {
+                EmitParts(piece,
+                          ApplySplitBehavior(
+                              MatchParts(*matcher_, piece, invert_), behavior_),
+                          out);
+              });
   }
 
  private:
@@ -74,17 +76,19 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       : add_prefix_space_(add_prefix_space),
         matcher_(use_regex ? MakeGpt2Matcher() : nullptr) {}
   void PreTokenize(std::vector<std::string>* pieces, bool) const override {
-    SplitEach(pieces, [&](const std::string& piece, std::vector<std::string>* out) {
-      std::string text = piece;
-      if (add_prefix_space_ && text[0] != ' ') text.insert(0, " ");
-      if (matcher_ == nullptr) {
-        out->push_back(BytesToByteLevel(text));
-        return;
-      }
-      std::vector<std::string> parts;
-      EmitParts(text, MatchParts(*matcher_, text, false), &parts);
-      for (const std::string& p : parts) out->push_back(BytesToByteLevel(p));
-    });
+    SplitEach(pieces,
+              [&](const std::string& piece, std::vector<std::string>* out) {
+                std::string text = piece;
+                if (add_prefix_space_ && text[0] != ' ') text.insert(0, " ");
+                if (matcher_ == nullptr) {
+                  out->push_back(BytesToByteLevel(text));
+                  return;
+                }
+                std::vector<std::string> parts;
+                EmitParts(text, MatchParts(*matcher_, text, false), &parts);
+                for (const std::string& p : parts)
+                  out->push_back(BytesToByteLevel(p));
+              });
   }
 
  private:
@@ -96,16 +100,17 @@ class DigitsPreTokenizer : public PreTokenizer {
  public:
   explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
   void PreTokenize(std::vector<std::string>* pieces, bool) const override {
-    SplitEach(pieces, [&](const std::string& piece, std::vector<std::string>* out) {
+    SplitEach(pieces, [&](const std::string& piece,
+                          std::vector<std::string>* out) {
       const CodePoints cps = Decompose(piece);
       std::vector<SplitPart> parts;
       for (size_t i = 0; i < cps.size(); ++i) {
         parts.push_back({cps.offsets[i], cps.offsets[i + 1], cps.Is(i, kN)});
       }
       EmitParts(piece,
-                ApplySplitBehavior(std::move(parts), individual_
-                                                         ? SplitBehavior::kIsolated
-                                                         : SplitBehavior::kContiguous),
+                ApplySplitBehavior(std::move(parts),
+                                   individual_ ? SplitBehavior::kIsolated
+                                               : SplitBehavior::kContiguous),
                 out);
     });
   }
@@ -118,35 +123,40 @@ enum class PrependScheme { kAlways, kFirst, kNever };
 
 class MetaspacePreTokenizer : public PreTokenizer {
  public:
-  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme, bool split)
+  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme,
+                        bool split)
       : replacement_(std::move(replacement)), scheme_(scheme), split_(split) {}
-  void PreTokenize(std::vector<std::string>* pieces, bool at_text_start) const override {
+  void PreTokenize(std::vector<std::string>* pieces,
+                   bool at_text_start) const override {
     bool first = at_text_start;
-    SplitEach(pieces, [&](const std::string& piece, std::vector<std::string>* out) {
-      std::string text = absl::StrReplaceAll(piece, {{" ", replacement_}});
-      const bool starts = absl::string_view(text).substr(0, replacement_.size()) ==
-                          replacement_;
-      if (!starts && (scheme_ == PrependScheme::kAlways ||
-                      (scheme_ == PrependScheme::kFirst && first))) {
-        text.insert(0, replacement_);
-      }
-      first = false;
-      if (!split_) {
-        out->push_back(std::move(text));
-        return;
-      }
-      std::vector<SplitPart> parts;
-      size_t prev = 0;
-      for (size_t pos = text.find(replacement_); pos != std::string::npos;
-           pos = text.find(replacement_, pos + replacement_.size())) {
-        if (pos > prev) parts.push_back({prev, pos, false});
-        parts.push_back({pos, pos + replacement_.size(), true});
-        prev = pos + replacement_.size();
-      }
-      if (prev < text.size()) parts.push_back({prev, text.size(), false});
-      EmitParts(text, ApplySplitBehavior(std::move(parts), SplitBehavior::kMergedWithNext),
-                out);
-    });
+    SplitEach(
+        pieces, [&](const std::string& piece, std::vector<std::string>* out) {
+          std::string text = absl::StrReplaceAll(piece, {{" ", replacement_}});
+          const bool starts = absl::string_view(text).substr(
+                                  0, replacement_.size()) == replacement_;
+          if (!starts && (scheme_ == PrependScheme::kAlways ||
+                          (scheme_ == PrependScheme::kFirst && first))) {
+            text.insert(0, replacement_);
+          }
+          first = false;
+          if (!split_) {
+            out->push_back(std::move(text));
+            return;
+          }
+          std::vector<SplitPart> parts;
+          size_t prev = 0;
+          for (size_t pos = text.find(replacement_); pos != std::string::npos;
+               pos = text.find(replacement_, pos + replacement_.size())) {
+            if (pos > prev) parts.push_back({prev, pos, false});
+            parts.push_back({pos, pos + replacement_.size(), true});
+            prev = pos + replacement_.size();
+          }
+          if (prev < text.size()) parts.push_back({prev, text.size(), false});
+          EmitParts(text,
+                    ApplySplitBehavior(std::move(parts),
+                                       SplitBehavior::kMergedWithNext),
+                    out);
+        });
   }
 
  private:
@@ -157,9 +167,11 @@ class MetaspacePreTokenizer : public PreTokenizer {
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
+  explicit SequencePreTokenizer(
+      std::vector<std::unique_ptr<PreTokenizer>> parts)
       : parts_(std::move(parts)) {}
-  void PreTokenize(std::vector<std::string>* pieces, bool at_text_start) const override {
+  void PreTokenize(std::vector<std::string>* pieces,
+                   bool at_text_start) const override {
     for (const auto& p : parts_) p->PreTokenize(pieces, at_text_start);
   }
 
@@ -168,13 +180,15 @@ class SequencePreTokenizer : public PreTokenizer {
 };
 
 absl::StatusOr<SplitBehavior> ParseBehavior(const Json& j) {
-  ASSIGN_OR_RETURN(const std::string b, GetString(j, "behavior", "Split pre-tokenizer"));
+  ASSIGN_OR_RETURN(const std::string b,
+                   GetString(j, "behavior", "Split pre-tokenizer"));
   if (b == "Removed") return SplitBehavior::kRemoved;
   if (b == "Isolated") return SplitBehavior::kIsolated;
   if (b == "MergedWithPrevious") return SplitBehavior::kMergedWithPrevious;
   if (b == "MergedWithNext") return SplitBehavior::kMergedWithNext;
   if (b == "Contiguous") return SplitBehavior::kContiguous;
-  return absl::InvalidArgumentError(absl::StrCat("unknown Split behavior: ", b));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown Split behavior: ", b));
 }
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplit(const Json& j) {
@@ -183,30 +197,38 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplit(const Json& j) {
   const Json* pattern = FindField(j, "pattern");
   std::unique_ptr<PatternMatcher> matcher;
   if (pattern != nullptr && FindField(*pattern, "Regex") != nullptr) {
-    ASSIGN_OR_RETURN(const std::string re, GetString(*pattern, "Regex", "Split"));
+    ASSIGN_OR_RETURN(const std::string re,
+                     GetString(*pattern, "Regex", "Split"));
     ASSIGN_OR_RETURN(matcher, MakeRegexMatcher(re));
   } else {
-    ASSIGN_OR_RETURN(const std::string s, GetStringPattern(j, "Split pre-tokenizer"));
+    ASSIGN_OR_RETURN(const std::string s,
+                     GetStringPattern(j, "Split pre-tokenizer"));
     ASSIGN_OR_RETURN(matcher, MakeLiteralMatcher(s));
   }
-  return std::make_unique<SplitPreTokenizer>(std::move(matcher), behavior, invert);
+  return std::make_unique<SplitPreTokenizer>(std::move(matcher), behavior,
+                                             invert);
 }
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeMetaspace(const Json& j) {
-  ASSIGN_OR_RETURN(const std::string replacement, GetString(j, "replacement", "Metaspace"));
-  if (replacement.empty()) return absl::InvalidArgumentError("Metaspace: empty replacement");
+  ASSIGN_OR_RETURN(const std::string replacement,
+                   GetString(j, "replacement", "Metaspace"));
+  if (replacement.empty())
+    return absl::InvalidArgumentError("Metaspace: empty replacement");
   PrependScheme scheme = PrependScheme::kAlways;
-  if (const Json* s = FindField(j, "prepend_scheme"); s != nullptr && s->is_string()) {
+  if (const Json* s = FindField(j, "prepend_scheme");
+      s != nullptr && s->is_string()) {
     const std::string v = s->get<std::string>();
     if (v == "first") {
       scheme = PrependScheme::kFirst;
     } else if (v == "never") {
       scheme = PrependScheme::kNever;
     } else if (v != "always") {
-      return absl::InvalidArgumentError(absl::StrCat("Metaspace: bad prepend_scheme ", v));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Metaspace: bad prepend_scheme ", v));
     }
   } else {
-    ASSIGN_OR_RETURN(const bool add, GetBool(j, "add_prefix_space", true, "Metaspace"));
+    ASSIGN_OR_RETURN(const bool add,
+                     GetBool(j, "add_prefix_space", true, "Metaspace"));
     if (!add) scheme = PrependScheme::kNever;
   }
   ASSIGN_OR_RETURN(const bool split, GetBool(j, "split", true, "Metaspace"));
@@ -216,7 +238,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeMetaspace(const Json& j) {
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSequence(const Json& j) {
   const Json* list = FindField(j, "pretokenizers");
   if (list == nullptr || !list->is_array()) {
-    return absl::InvalidArgumentError("Sequence pre-tokenizer: missing \"pretokenizers\"");
+    return absl::InvalidArgumentError(
+        "Sequence pre-tokenizer: missing \"pretokenizers\"");
   }
   std::vector<std::unique_ptr<PreTokenizer>> parts;
   for (const Json& item : *list) {
@@ -277,20 +300,25 @@ std::vector<SplitPart> ApplySplitBehavior(std::vector<SplitPart> parts,
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const Json& j) {
   if (j.is_null()) return std::unique_ptr<PreTokenizer>();
-  ASSIGN_OR_RETURN(const std::string type, GetString(j, "type", "pre_tokenizer"));
+  ASSIGN_OR_RETURN(const std::string type,
+                   GetString(j, "type", "pre_tokenizer"));
   if (type == "Sequence") return MakeSequence(j);
   if (type == "Split") return MakeSplit(j);
   if (type == "Metaspace") return MakeMetaspace(j);
   if (type == "ByteLevel") {
-    ASSIGN_OR_RETURN(const bool prefix, GetBool(j, "add_prefix_space", true, "ByteLevel"));
-    ASSIGN_OR_RETURN(const bool use_regex, GetBool(j, "use_regex", true, "ByteLevel"));
+    ASSIGN_OR_RETURN(const bool prefix,
+                     GetBool(j, "add_prefix_space", true, "ByteLevel"));
+    ASSIGN_OR_RETURN(const bool use_regex,
+                     GetBool(j, "use_regex", true, "ByteLevel"));
     return std::make_unique<ByteLevelPreTokenizer>(prefix, use_regex);
   }
   if (type == "Digits") {
-    ASSIGN_OR_RETURN(const bool individual, GetBool(j, "individual_digits", false, "Digits"));
+    ASSIGN_OR_RETURN(const bool individual,
+                     GetBool(j, "individual_digits", false, "Digits"));
     return std::make_unique<DigitsPreTokenizer>(individual);
   }
-  return absl::UnimplementedError(absl::StrCat("unsupported pre_tokenizer type: ", type));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported pre_tokenizer type: ", type));
 }
 
 }  // namespace infernum::models::tokenizer_internal

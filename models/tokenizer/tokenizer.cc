@@ -46,8 +46,9 @@ bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 // transformers' Llama / Gemma fast tokenizers rebuild their post-processor
 // from add_bos_token / add_eos_token, defaulting to BOS only.
 bool RebuildsPostProcessor(const std::string& cls) {
-  for (const char* name : {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
-                           "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"}) {
+  for (const char* name :
+       {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
+        "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"}) {
     if (cls == name) return true;
   }
   return false;
@@ -58,35 +59,43 @@ bool RebuildsPostProcessor(const std::string& cls) {
 Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(const std::string& dir) {
-  ASSIGN_OR_RETURN(const std::string tokenizer_json, ReadFile(dir + "/tokenizer.json"));
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(const std::string tokenizer_json,
+                   ReadFile(dir + "/tokenizer.json"));
   std::string config_json;
   if (FileExists(dir + "/tokenizer_config.json")) {
     ASSIGN_OR_RETURN(config_json, ReadFile(dir + "/tokenizer_config.json"));
   }
   ASSIGN_OR_RETURN(auto tok, FromJson(tokenizer_json, config_json));
   if (tok->chat_template_.empty() && FileExists(dir + "/chat_template.jinja")) {
-    ASSIGN_OR_RETURN(tok->chat_template_, ReadFile(dir + "/chat_template.jinja"));
+    ASSIGN_OR_RETURN(tok->chat_template_,
+                     ReadFile(dir + "/chat_template.jinja"));
   }
   return tok;
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
-    const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
+    const std::string& tokenizer_json,
+    const std::string& tokenizer_config_json) {
   ASSIGN_OR_RETURN(tokenizer_internal::TokenizerJson parsed,
                    tokenizer_internal::ParseTokenizerJson(tokenizer_json));
   const Json& j = parsed.rest;
-  if (!j.is_object()) return absl::InvalidArgumentError("tokenizer.json is not a JSON object");
+  if (!j.is_object())
+    return absl::InvalidArgumentError("tokenizer.json is not a JSON object");
   const Json* model = FindField(j, "model");
   if (model == nullptr || !model->is_object()) {
-    return absl::InvalidArgumentError("tokenizer.json: missing \"model\" object");
+    return absl::InvalidArgumentError(
+        "tokenizer.json: missing \"model\" object");
   }
   const Json* type = FindField(*model, "type");
   if (type != nullptr && !(type->is_string() && *type == "BPE")) {
-    return absl::UnimplementedError("tokenizer.json: only BPE models are supported");
+    return absl::UnimplementedError(
+        "tokenizer.json: only BPE models are supported");
   }
   if (!parsed.has_vocab || !parsed.has_merges) {
-    return absl::InvalidArgumentError("tokenizer.json: model needs \"vocab\" and \"merges\"");
+    return absl::InvalidArgumentError(
+        "tokenizer.json: model needs \"vocab\" and \"merges\"");
   }
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   static const Json kNull;
@@ -94,29 +103,37 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
     const Json* f = FindField(j, key);
     return f == nullptr ? kNull : *f;
   };
-  ASSIGN_OR_RETURN(t->normalizer_, tokenizer_internal::MakeNormalizer(section("normalizer")));
-  ASSIGN_OR_RETURN(t->pre_tokenizer_,
-                   tokenizer_internal::MakePreTokenizer(section("pre_tokenizer")));
-  ASSIGN_OR_RETURN(auto options, tokenizer_internal::BpeModel::ParseOptions(*model));
+  ASSIGN_OR_RETURN(t->normalizer_,
+                   tokenizer_internal::MakeNormalizer(section("normalizer")));
+  ASSIGN_OR_RETURN(t->pre_tokenizer_, tokenizer_internal::MakePreTokenizer(
+                                          section("pre_tokenizer")));
+  ASSIGN_OR_RETURN(auto options,
+                   tokenizer_internal::BpeModel::ParseOptions(*model));
   ASSIGN_OR_RETURN(t->model_, tokenizer_internal::BpeModel::Create(
-                                  std::move(parsed.vocab), parsed.merges, std::move(options)));
-  ASSIGN_OR_RETURN(t->post_processor_,
-                   tokenizer_internal::MakePostProcessor(section("post_processor")));
-  ASSIGN_OR_RETURN(t->decoder_, tokenizer_internal::MakeDecoder(section("decoder")));
-  ASSIGN_OR_RETURN(auto added_tokens,
-                   tokenizer_internal::ParseAddedTokens(FindField(j, "added_tokens")));
-  ASSIGN_OR_RETURN(AddedVocabulary added,
-                   AddedVocabulary::Build(std::move(added_tokens), t->normalizer_.get()));
+                                  std::move(parsed.vocab), parsed.merges,
+                                  std::move(options)));
+  ASSIGN_OR_RETURN(t->post_processor_, tokenizer_internal::MakePostProcessor(
+                                           section("post_processor")));
+  ASSIGN_OR_RETURN(t->decoder_,
+                   tokenizer_internal::MakeDecoder(section("decoder")));
+  ASSIGN_OR_RETURN(auto added_tokens, tokenizer_internal::ParseAddedTokens(
+                                          FindField(j, "added_tokens")));
+  ASSIGN_OR_RETURN(
+      AddedVocabulary added,
+      AddedVocabulary::Build(std::move(added_tokens), t->normalizer_.get()));
   t->added_ = std::make_unique<AddedVocabulary>(std::move(added));
   t->vocab_size_ = t->model_->id_limit();
-  for (const auto& a : t->added_->tokens()) t->vocab_size_ = std::max(t->vocab_size_, a.id + 1);
+  for (const auto& a : t->added_->tokens())
+    t->vocab_size_ = std::max(t->vocab_size_, a.id + 1);
   RETURN_IF_ERROR(t->LoadConfig(tokenizer_config_json));
   return t;
 }
 
 absl::Status Tokenizer::LoadConfig(const std::string& config_json) {
-  ASSIGN_OR_RETURN(const auto config, tokenizer_internal::ParseTokenizerConfig(config_json));
-  const auto resolve = [&](const std::optional<std::string>& token) -> std::optional<int32_t> {
+  ASSIGN_OR_RETURN(const auto config,
+                   tokenizer_internal::ParseTokenizerConfig(config_json));
+  const auto resolve =
+      [&](const std::optional<std::string>& token) -> std::optional<int32_t> {
     return token.has_value() ? TokenToId(*token) : std::nullopt;
   };
   bos_id_ = resolve(config.bos_token);
@@ -126,18 +143,22 @@ absl::Status Tokenizer::LoadConfig(const std::string& config_json) {
   chat_template_ = config.chat_template;
   clean_up_spaces_ = config.clean_up_tokenization_spaces;
   const bool rebuild = RebuildsPostProcessor(config.tokenizer_class) ||
-                       config.add_bos_token.has_value() || config.add_eos_token.has_value();
+                       config.add_bos_token.has_value() ||
+                       config.add_eos_token.has_value();
   if (!rebuild) return absl::OkStatus();
-  const bool add_bos = config.add_bos_token.value_or(RebuildsPostProcessor(config.tokenizer_class));
+  const bool add_bos = config.add_bos_token.value_or(
+      RebuildsPostProcessor(config.tokenizer_class));
   const bool add_eos = config.add_eos_token.value_or(false);
   if ((add_bos && !bos_id_) || (add_eos && !eos_id_)) {
     return absl::InvalidArgumentError(
-        "tokenizer_config: add_bos_token/add_eos_token set but the token is missing");
+        "tokenizer_config: add_bos_token/add_eos_token set but the token is "
+        "missing");
   }
   std::vector<int32_t> prefix, suffix;
   if (add_bos) prefix.push_back(*bos_id_);
   if (add_eos) suffix.push_back(*eos_id_);
-  post_processor_ = tokenizer_internal::MakeTemplate(std::move(prefix), std::move(suffix));
+  post_processor_ =
+      tokenizer_internal::MakeTemplate(std::move(prefix), std::move(suffix));
   return absl::OkStatus();
 }
 
@@ -152,7 +173,8 @@ absl::Status Tokenizer::EncodeSegment(std::string_view text, bool at_text_start,
       ids->push_back(seg.id);
       continue;
     }
-    std::vector<std::string> pieces{normalized.substr(seg.begin, seg.end - seg.begin)};
+    std::vector<std::string> pieces{
+        normalized.substr(seg.begin, seg.end - seg.begin)};
     if (pre_tokenizer_ != nullptr) {
       pre_tokenizer_->PreTokenize(&pieces, at_text_start && seg.begin == 0);
     }
@@ -161,8 +183,8 @@ absl::Status Tokenizer::EncodeSegment(std::string_view text, bool at_text_start,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text,
-                                                       bool add_special_tokens) const {
+absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(
+    std::string_view text, bool add_special_tokens) const {
   if (!tokenizer_internal::IsValidUtf8(text)) {
     return absl::InvalidArgumentError("Encode: text is not valid UTF-8");
   }
@@ -172,10 +194,11 @@ absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text,
       ids.push_back(seg.id);
       continue;
     }
-    RETURN_IF_ERROR(
-        EncodeSegment(text.substr(seg.begin, seg.end - seg.begin), seg.begin == 0, &ids));
+    RETURN_IF_ERROR(EncodeSegment(text.substr(seg.begin, seg.end - seg.begin),
+                                  seg.begin == 0, &ids));
   }
-  if (post_processor_ != nullptr) post_processor_->Process(&ids, add_special_tokens);
+  if (post_processor_ != nullptr)
+    post_processor_->Process(&ids, add_special_tokens);
   return ids;
 }
 
@@ -185,13 +208,15 @@ absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const int32_t> ids,
   tokens.reserve(ids.size());
   for (const int32_t id : ids) {
     if (const auto* added = added_->FindById(id)) {
-      if (!(skip_special_tokens && added->special)) tokens.push_back(added->decoded);
+      if (!(skip_special_tokens && added->special))
+        tokens.push_back(added->decoded);
       continue;
     }
     const std::string* token = model_->IdToToken(id);
     if (token == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Decode: id ", id, " is outside the vocabulary (size ", vocab_size_, ")"));
+          absl::StrCat("Decode: id ", id, " is outside the vocabulary (size ",
+                       vocab_size_, ")"));
     }
     tokens.push_back(*token);
   }
@@ -221,10 +246,12 @@ bool Tokenizer::IsSpecial(int32_t id) const {
 std::string CleanUpTokenizationSpaces(std::string_view text) {
   // Sequential passes, in transformers' order (not one simultaneous pass).
   static constexpr std::pair<const char*, const char*> kRules[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},   {" ,", ","},   {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+      {" .", "."},     {" ?", "?"},     {" !", "!"},   {" ,", ","},
+      {" ' ", "'"},    {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"},
+      {" 've", "'ve"}, {" 're", "'re"}};
   std::string out(text);
-  for (const auto& [from, to] : kRules) out = absl::StrReplaceAll(out, {{from, to}});
+  for (const auto& [from, to] : kRules)
+    out = absl::StrReplaceAll(out, {{from, to}});
   return out;
 }
 

@@ -40,12 +40,14 @@ class Tokenizer {
  public:
   // Reads <dir>/tokenizer.json and, if present, <dir>/tokenizer_config.json
   // and <dir>/chat_template.jinja (used when the config has no template).
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromDirectory(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromDirectory(
+      const std::string& dir);
 
   // Builds from file contents; `tokenizer_config_json` may be "" (no config).
   // Malformed JSON, missing fields and unsupported components are errors.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(
-      const std::string& tokenizer_json, const std::string& tokenizer_config_json);
+      const std::string& tokenizer_json,
+      const std::string& tokenizer_config_json);
 
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;

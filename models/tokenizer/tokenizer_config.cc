@@ -16,11 +16,12 @@ absl::StatusOr<std::optional<std::string>> TokenContent(const Json& config,
     ASSIGN_OR_RETURN(std::string content, GetString(*f, "content", key));
     return std::optional<std::string>(std::move(content));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("tokenizer_config: \"", AV(key), "\" is neither a string nor an object"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tokenizer_config: \"", AV(key), "\" is neither a string nor an object"));
 }
 
-absl::StatusOr<std::optional<bool>> OptionalBool(const Json& config, std::string_view key) {
+absl::StatusOr<std::optional<bool>> OptionalBool(const Json& config,
+                                                 std::string_view key) {
   const Json* f = FindField(config, key);
   if (f == nullptr || f->is_null()) return std::optional<bool>();
   if (!f->is_boolean()) {
@@ -35,13 +36,15 @@ absl::StatusOr<std::string> ChatTemplate(const Json& config) {
   if (f == nullptr || f->is_null()) return std::string();
   if (f->is_string()) return f->get<std::string>();
   if (!f->is_array()) {
-    return absl::InvalidArgumentError("tokenizer_config: bad \"chat_template\"");
+    return absl::InvalidArgumentError(
+        "tokenizer_config: bad \"chat_template\"");
   }
   // [{"name": ..., "template": ...}, ...]: prefer "default", else the first.
   const Json* chosen = nullptr;
   for (const Json& entry : *f) {
     const Json* name = FindField(entry, "name");
-    if (chosen == nullptr || (name != nullptr && *name == "default")) chosen = &entry;
+    if (chosen == nullptr || (name != nullptr && *name == "default"))
+      chosen = &entry;
   }
   if (chosen == nullptr) return std::string();
   return GetString(*chosen, "template", "chat_template entry");
@@ -53,7 +56,8 @@ absl::StatusOr<Json> ParseJson(const std::string& text, std::string_view what) {
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", AV(what), ": ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed ", AV(what), ": ", e.what()));
   }
 }
 
@@ -62,7 +66,8 @@ absl::StatusOr<TokenizerConfig> ParseTokenizerConfig(const std::string& json) {
   if (json.empty()) return c;
   ASSIGN_OR_RETURN(const Json config, ParseJson(json, "tokenizer_config.json"));
   if (!config.is_object()) {
-    return absl::InvalidArgumentError("tokenizer_config.json is not a JSON object");
+    return absl::InvalidArgumentError(
+        "tokenizer_config.json is not a JSON object");
   }
   ASSIGN_OR_RETURN(c.bos_token, TokenContent(config, "bos_token"));
   ASSIGN_OR_RETURN(c.eos_token, TokenContent(config, "eos_token"));
@@ -70,12 +75,14 @@ absl::StatusOr<TokenizerConfig> ParseTokenizerConfig(const std::string& json) {
   ASSIGN_OR_RETURN(c.unk_token, TokenContent(config, "unk_token"));
   ASSIGN_OR_RETURN(c.add_bos_token, OptionalBool(config, "add_bos_token"));
   ASSIGN_OR_RETURN(c.add_eos_token, OptionalBool(config, "add_eos_token"));
-  if (const Json* cls = FindField(config, "tokenizer_class"); cls && cls->is_string()) {
+  if (const Json* cls = FindField(config, "tokenizer_class");
+      cls && cls->is_string()) {
     c.tokenizer_class = cls->get<std::string>();
   }
   ASSIGN_OR_RETURN(c.chat_template, ChatTemplate(config));
   ASSIGN_OR_RETURN(c.clean_up_tokenization_spaces,
-                   GetBool(config, "clean_up_tokenization_spaces", false, "tokenizer_config"));
+                   GetBool(config, "clean_up_tokenization_spaces", false,
+                           "tokenizer_config"));
   return c;
 }
 

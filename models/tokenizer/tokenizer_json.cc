@@ -18,7 +18,9 @@ class Handler : public nlohmann::json_sax<Json> {
   bool number_unsigned(number_unsigned_t v) override {
     return Integer(static_cast<number_integer_t>(v));
   }
-  bool number_float(number_float_t v, const string_t&) override { return Value(Json(v)); }
+  bool number_float(number_float_t v, const string_t&) override {
+    return Value(Json(v));
+  }
   bool binary(binary_t&) override { return Fail("unexpected binary value"); }
   bool string(string_t& v) override {
     if (mode_ == Mode::kMerges) return MergeString(v);
@@ -30,7 +32,8 @@ class Handler : public nlohmann::json_sax<Json> {
     return true;
   }
   bool start_object(std::size_t) override {
-    if (mode_ != Mode::kNone) return Fail("model.vocab/merges: unexpected object");
+    if (mode_ != Mode::kNone)
+      return Fail("model.vocab/merges: unexpected object");
     if (AtModelField("vocab")) {
       mode_ = Mode::kVocab;
       out_->has_vocab = true;
@@ -73,7 +76,8 @@ class Handler : public nlohmann::json_sax<Json> {
   }
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& e) override {
-    error_ = absl::StrCat("malformed tokenizer.json at byte ", position, ": ", e.what());
+    error_ = absl::StrCat("malformed tokenizer.json at byte ", position, ": ",
+                          e.what());
     return false;
   }
 
@@ -86,8 +90,8 @@ class Handler : public nlohmann::json_sax<Json> {
   }
   // True when the value about to start is root["model"][field].
   bool AtModelField(const char* field) const {
-    return stack_.size() == 2 && keys_[1] == "model" && stack_[1]->is_object() &&
-           key_ == field;
+    return stack_.size() == 2 && keys_[1] == "model" &&
+           stack_[1]->is_object() && key_ == field;
   }
   Json* Insert(Json v) {
     if (stack_.empty()) {
@@ -100,20 +104,23 @@ class Handler : public nlohmann::json_sax<Json> {
     return &parent->back();
   }
   bool Value(Json v) {
-    if (mode_ != Mode::kNone) return Fail("model.vocab/merges: unexpected value");
+    if (mode_ != Mode::kNone)
+      return Fail("model.vocab/merges: unexpected value");
     Insert(std::move(v));
     return true;
   }
   bool Integer(int64_t v) {
     if (mode_ == Mode::kVocab) {
-      if (v < 0 || v >= (1 << 30)) return Fail(absl::StrCat("model.vocab: bad id ", v));
+      if (v < 0 || v >= (1 << 30))
+        return Fail(absl::StrCat("model.vocab: bad id ", v));
       out_->vocab.emplace_back(std::move(key_), static_cast<int32_t>(v));
       return true;
     }
     return Value(Json(v));
   }
   bool Open(Json container) {
-    const std::string key = !stack_.empty() && stack_.back()->is_object() ? key_ : "";
+    const std::string key =
+        !stack_.empty() && stack_.back()->is_object() ? key_ : "";
     stack_.push_back(Insert(std::move(container)));
     keys_.push_back(key);
     return true;
@@ -146,10 +153,13 @@ class Handler : public nlohmann::json_sax<Json> {
 
 }  // namespace
 
-absl::StatusOr<std::pair<std::string, std::string>> SplitMergeString(const std::string& s) {
+absl::StatusOr<std::pair<std::string, std::string>> SplitMergeString(
+    const std::string& s) {
   const size_t space = s.find(' ');
-  if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("BPE merge \"", s, "\" is not \"a b\""));
+  if (space == std::string::npos ||
+      s.find(' ', space + 1) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BPE merge \"", s, "\" is not \"a b\""));
   }
   return std::make_pair(s.substr(0, space), s.substr(space + 1));
 }
@@ -161,11 +171,12 @@ absl::StatusOr<TokenizerJson> ParseTokenizerJson(const std::string& text) {
   try {
     ok = Json::sax_parse(text, &handler);
   } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed tokenizer.json: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed tokenizer.json: ", e.what()));
   }
   if (!ok) {
-    return absl::InvalidArgumentError(handler.error().empty() ? "malformed tokenizer.json"
-                                                              : handler.error());
+    return absl::InvalidArgumentError(
+        handler.error().empty() ? "malformed tokenizer.json" : handler.error());
   }
   return out;
 }

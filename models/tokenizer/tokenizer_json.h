@@ -19,8 +19,8 @@ struct TokenizerJson {
   Json rest;
   bool has_vocab = false;
   bool has_merges = false;
-  std::vector<std::pair<std::string, int32_t>> vocab;        // in file order
-  std::vector<std::pair<std::string, std::string>> merges;   // in rank order
+  std::vector<std::pair<std::string, int32_t>> vocab;       // in file order
+  std::vector<std::pair<std::string, std::string>> merges;  // in rank order
 };
 
 // Parses tokenizer.json text. Errors: malformed JSON (with position), a
@@ -29,6 +29,7 @@ struct TokenizerJson {
 absl::StatusOr<TokenizerJson> ParseTokenizerJson(const std::string& text);
 
 // Splits a legacy "a b" merge (exactly one space).
-absl::StatusOr<std::pair<std::string, std::string>> SplitMergeString(const std::string& s);
+absl::StatusOr<std::pair<std::string, std::string>> SplitMergeString(
+    const std::string& s);
 
 }  // namespace infernum::models::tokenizer_internal

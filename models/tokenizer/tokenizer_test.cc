@@ -12,7 +12,8 @@ namespace {
 using Ids = std::vector<int32_t>;
 
 std::string Dir(const std::string& family) {
-  if (family == "stories260K") return testing::SharedModelsDir() + "/stories260K";
+  if (family == "stories260K")
+    return testing::SharedModelsDir() + "/stories260K";
   return testing::SharedModelsDir() + "/tokenizers/" + family;
 }
 
@@ -33,9 +34,9 @@ Ids Encode(const Tokenizer& t, const std::string& text, bool special = true) {
 // transformers' LlamaTokenizerFast adds it.
 TEST(TokenizerTest, HelloWorldMatchesHuggingFaceForEveryFamily) {
   const std::vector<std::pair<std::string, Ids>> cases = {
-      {"llama2", {1, 15043, 3186}},    {"mistral", {1, 22557, 1526}},
-      {"llama3", {9906, 1917}},        {"qwen3", {9707, 1879}},
-      {"gemma3", {2, 9259, 1902}},     {"deepseek_v3", {0, 19923, 2058}},
+      {"llama2", {1, 15043, 3186}}, {"mistral", {1, 22557, 1526}},
+      {"llama3", {9906, 1917}},     {"qwen3", {9707, 1879}},
+      {"gemma3", {2, 9259, 1902}},  {"deepseek_v3", {0, 19923, 2058}},
       {"gptoss", {13225, 2375}}};
   for (const auto& [family, expected] : cases) {
     auto tok = Load(family);
@@ -53,14 +54,17 @@ TEST(TokenizerTest, StoriesPromptMatchesReadme) {
   EXPECT_EQ(Encode(*tok, "Once upon a time"), (Ids{1, 403, 407, 261, 378}));
   auto llama2 = Load("llama2");
   ASSERT_NE(llama2, nullptr);
-  EXPECT_EQ(Encode(*llama2, "Once upon a time"), (Ids{1, 9038, 2501, 263, 931}));
-  EXPECT_EQ(Encode(*llama2, "Once upon a time", false), (Ids{9038, 2501, 263, 931}));
+  EXPECT_EQ(Encode(*llama2, "Once upon a time"),
+            (Ids{1, 9038, 2501, 263, 931}));
+  EXPECT_EQ(Encode(*llama2, "Once upon a time", false),
+            (Ids{9038, 2501, 263, 931}));
 }
 
 TEST(TokenizerTest, SpecialTokenIdsAndChatTemplateFromConfig) {
   auto deepseek = Load("deepseek_v3");
   ASSERT_NE(deepseek, nullptr);
-  EXPECT_EQ(deepseek->bos_token_id(), 0);  // object form {"__type": "AddedToken"}
+  EXPECT_EQ(deepseek->bos_token_id(),
+            0);  // object form {"__type": "AddedToken"}
   EXPECT_EQ(deepseek->eos_token_id(), 1);
   EXPECT_TRUE(deepseek->IsSpecial(0));
   auto qwen = Load("qwen3");
@@ -107,23 +111,31 @@ TEST(TokenizerTest, ByteFallbackRoundTripsEmoji) {
 TEST(TokenizerTest, BadInputIsAnErrorNotACrash) {
   auto tok = Load("llama3");
   ASSERT_NE(tok, nullptr);
-  EXPECT_EQ(tok->Decode(Ids{-1}, false).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(tok->Decode(Ids{-1}, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(tok->Decode(Ids{tok->vocab_size()}, false).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(tok->Encode("bad \xC3", true).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(tok->Encode("bad \xC3", true).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Tokenizer::FromDirectory("/nonexistent/dir").ok());
   EXPECT_FALSE(Tokenizer::FromJson("{\"model\": ", "").ok());
   EXPECT_FALSE(Tokenizer::FromJson("[1, 2]", "").ok());
   EXPECT_FALSE(Tokenizer::FromJson("{}", "").ok());
-  EXPECT_FALSE(Tokenizer::FromJson(R"({"model": {"type": "BPE", "vocab": {}}})", "").ok());
   EXPECT_FALSE(
-      Tokenizer::FromJson(R"({"model": {"type": "WordPiece", "vocab": {}, "merges": []}})", "")
+      Tokenizer::FromJson(R"({"model": {"type": "BPE", "vocab": {}}})", "")
           .ok());
-  const std::string minimal = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})";
+  EXPECT_FALSE(
+      Tokenizer::FromJson(
+          R"({"model": {"type": "WordPiece", "vocab": {}, "merges": []}})", "")
+          .ok());
+  const std::string minimal =
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})";
   EXPECT_TRUE(Tokenizer::FromJson(minimal, "").ok());
   EXPECT_FALSE(Tokenizer::FromJson(minimal, "{not json").ok());
   EXPECT_FALSE(Tokenizer::FromJson(minimal, R"({"bos_token": 5})").ok());
-  EXPECT_FALSE(Tokenizer::FromJson(minimal, R"({"add_bos_token": true, "bos_token": "<s>"})").ok());
+  EXPECT_FALSE(Tokenizer::FromJson(
+                   minimal, R"({"add_bos_token": true, "bos_token": "<s>"})")
+                   .ok());
   const std::string unknown_regex =
       R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\w+"}, "behavior": "Isolated",
           "invert": false}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})";
@@ -152,7 +164,8 @@ TEST(TokenizerTest, AddedTokenOptionsMatchHuggingFace) {
   auto tok = Tokenizer::FromJson(kAddedTokensJson, "");
   ASSERT_TRUE(tok.ok()) << tok.status();
   const std::vector<std::pair<std::string, Ids>> cases = {
-      {"a<sw>b", {1, 27, 19, 23, 28, 2}},  // single_word: not at a word boundary
+      {"a<sw>b",
+       {1, 27, 19, 23, 28, 2}},  // single_word: not at a word boundary
       {"a <sw> b", {1, 0, 30, 0, 2}},
       {"<sw>", {30}},
       {"a   <ls>b", {1, 31, 2}},  // lstrip eats the spaces before
@@ -170,8 +183,9 @@ TEST(TokenizerTest, AddedTokenOptionsMatchHuggingFace) {
 }
 
 TEST(TokenizerTest, CleanUpTokenizationSpaces) {
-  EXPECT_EQ(CleanUpTokenizationSpaces("Hello , world . I 'm here ! Is n't it ?"),
-            "Hello, world. I'm here! Isn't it?");
+  EXPECT_EQ(
+      CleanUpTokenizationSpaces("Hello , world . I 'm here ! Is n't it ?"),
+      "Hello, world. I'm here! Isn't it?");
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "models/tokenizer/unicode.h"
 
-#include <array>
-
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+
+#include <array>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -26,11 +26,16 @@ size_t SequenceLength(uint8_t lead) {
 // surrogates and code points above U+10FFFF); later bytes are 80..BF.
 bool SecondByteOk(uint8_t lead, uint8_t b) {
   switch (lead) {
-    case 0xE0: return b >= 0xA0 && b <= 0xBF;
-    case 0xED: return b >= 0x80 && b <= 0x9F;
-    case 0xF0: return b >= 0x90 && b <= 0xBF;
-    case 0xF4: return b >= 0x80 && b <= 0x8F;
-    default: return b >= 0x80 && b <= 0xBF;
+    case 0xE0:
+      return b >= 0xA0 && b <= 0xBF;
+    case 0xED:
+      return b >= 0x80 && b <= 0x9F;
+    case 0xF0:
+      return b >= 0x90 && b <= 0xBF;
+    case 0xF4:
+      return b >= 0x80 && b <= 0x8F;
+    default:
+      return b >= 0x80 && b <= 0xBF;
   }
 }
 
@@ -55,29 +60,50 @@ uint32_t ComputeClass(char32_t cp) {
   const UChar32 c = static_cast<UChar32>(cp);
   uint32_t bits = 0;
   switch (u_charType(c)) {
-    case U_UPPERCASE_LETTER: bits = kLu; break;
-    case U_LOWERCASE_LETTER: bits = kLl; break;
-    case U_TITLECASE_LETTER: bits = kLt; break;
-    case U_MODIFIER_LETTER: bits = kLm; break;
-    case U_OTHER_LETTER: bits = kLo; break;
+    case U_UPPERCASE_LETTER:
+      bits = kLu;
+      break;
+    case U_LOWERCASE_LETTER:
+      bits = kLl;
+      break;
+    case U_TITLECASE_LETTER:
+      bits = kLt;
+      break;
+    case U_MODIFIER_LETTER:
+      bits = kLm;
+      break;
+    case U_OTHER_LETTER:
+      bits = kLo;
+      break;
     case U_NON_SPACING_MARK:
     case U_ENCLOSING_MARK:
-    case U_COMBINING_SPACING_MARK: bits = kM; break;
-    case U_DECIMAL_DIGIT_NUMBER: bits = kNd; break;
+    case U_COMBINING_SPACING_MARK:
+      bits = kM;
+      break;
+    case U_DECIMAL_DIGIT_NUMBER:
+      bits = kNd;
+      break;
     case U_LETTER_NUMBER:
-    case U_OTHER_NUMBER: bits = kNOther; break;
+    case U_OTHER_NUMBER:
+      bits = kNOther;
+      break;
     case U_DASH_PUNCTUATION:
     case U_START_PUNCTUATION:
     case U_END_PUNCTUATION:
     case U_CONNECTOR_PUNCTUATION:
     case U_OTHER_PUNCTUATION:
     case U_INITIAL_PUNCTUATION:
-    case U_FINAL_PUNCTUATION: bits = kP; break;
+    case U_FINAL_PUNCTUATION:
+      bits = kP;
+      break;
     case U_MATH_SYMBOL:
     case U_CURRENCY_SYMBOL:
     case U_MODIFIER_SYMBOL:
-    case U_OTHER_SYMBOL: bits = kS; break;
-    default: break;
+    case U_OTHER_SYMBOL:
+      bits = kS;
+      break;
+    default:
+      break;
   }
   if (u_hasBinaryProperty(c, UCHAR_WHITE_SPACE)) bits |= kWhiteSpace;
   if (cp == '\r' || cp == '\n') bits |= kCrLf;
@@ -222,20 +248,31 @@ absl::StatusOr<std::string> Normalize(std::string_view s, NormalForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* norm = nullptr;
   switch (form) {
-    case NormalForm::kNfc: norm = icu::Normalizer2::getNFCInstance(status); break;
-    case NormalForm::kNfd: norm = icu::Normalizer2::getNFDInstance(status); break;
-    case NormalForm::kNfkc: norm = icu::Normalizer2::getNFKCInstance(status); break;
-    case NormalForm::kNfkd: norm = icu::Normalizer2::getNFKDInstance(status); break;
+    case NormalForm::kNfc:
+      norm = icu::Normalizer2::getNFCInstance(status);
+      break;
+    case NormalForm::kNfd:
+      norm = icu::Normalizer2::getNFDInstance(status);
+      break;
+    case NormalForm::kNfkc:
+      norm = icu::Normalizer2::getNFKCInstance(status);
+      break;
+    case NormalForm::kNfkd:
+      norm = icu::Normalizer2::getNFKDInstance(status);
+      break;
   }
   if (U_FAILURE(status) || norm == nullptr) {
-    return absl::InternalError(absl::StrCat("ICU normalizer: ", u_errorName(status)));
+    return absl::InternalError(
+        absl::StrCat("ICU normalizer: ", u_errorName(status)));
   }
   const icu::UnicodeString in = icu::UnicodeString::fromUTF8(
       icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
-  if (norm->isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
+  if (norm->isNormalized(in, status) && U_SUCCESS(status))
+    return std::string(s);
   const icu::UnicodeString normalized = norm->normalize(in, status);
   if (U_FAILURE(status)) {
-    return absl::InternalError(absl::StrCat("ICU normalize: ", u_errorName(status)));
+    return absl::InternalError(
+        absl::StrCat("ICU normalize: ", u_errorName(status)));
   }
   std::string out;
   normalized.toUTF8String(out);

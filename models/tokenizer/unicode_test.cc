@@ -1,10 +1,10 @@
 #include "models/tokenizer/unicode.h"
 
+#include <unicode/unistr.h>
+
 #include <random>
 #include <set>
 #include <string>
-
-#include <unicode/unistr.h>
 
 #include "gtest/gtest.h"
 
@@ -15,7 +15,8 @@ namespace {
 // conversion, which also substitutes U+FFFD per maximal ill-formed subpart.
 std::string IcuLossy(const std::string& bytes) {
   std::string out;
-  icu::UnicodeString::fromUTF8(icu::StringPiece(bytes.data(), bytes.size())).toUTF8String(out);
+  icu::UnicodeString::fromUTF8(icu::StringPiece(bytes.data(), bytes.size()))
+      .toUTF8String(out);
   return out;
 }
 
@@ -32,7 +33,8 @@ TEST(Utf8Test, ValidityRejectsMalformedSequences) {
 TEST(Utf8Test, LossyMatchesIcuOnRandomBytes) {
   std::mt19937 rng(7);
   // Bias towards bytes that form (broken) multi-byte sequences.
-  const std::string alphabet = "a \x80\x9F\xA0\xBF\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF";
+  const std::string alphabet =
+      "a \x80\x9F\xA0\xBF\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF";
   for (int iter = 0; iter < 5000; ++iter) {
     std::string s;
     const int n = rng() % 12;
@@ -52,7 +54,8 @@ TEST(Utf8Test, IncompleteSuffix) {
 }
 
 TEST(Utf8Test, EncodeDecodeRoundTrip) {
-  for (const char32_t cp : {U'A', U'\u00e9', U'\u4e16', U'\U0001F600', U'\U0010FFFF'}) {
+  for (const char32_t cp :
+       {U'A', U'\u00e9', U'\u4e16', U'\U0001F600', U'\U0010FFFF'}) {
     std::string s;
     AppendUtf8(cp, &s);
     size_t pos = 0;
@@ -73,7 +76,9 @@ TEST(ByteLevelTest, AlphabetIsABijectionWithGpt2Values) {
   EXPECT_EQ(ByteToChar('\n'), U'\u010A');  // "Ċ"
   EXPECT_EQ(ByteToChar('A'), U'A');
   EXPECT_EQ(CharToByte(U'\u4e16'), -1);
-  EXPECT_EQ(BytesToByteLevel(" a"), "\xC4\xA0" "a");
+  EXPECT_EQ(BytesToByteLevel(" a"),
+            "\xC4\xA0"
+            "a");
 }
 
 TEST(CharClassTest, CategoriesAndWhiteSpace) {

@@ -14,10 +14,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "common/status.h"
@@ -39,7 +38,8 @@ absl::StatusOr<std::vector<Json>> ReadJsonLines(const std::string& path) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return absl::InvalidArgumentError("bad JSON line in " + path);
+    if (j.is_discarded())
+      return absl::InvalidArgumentError("bad JSON line in " + path);
     out.push_back(std::move(j));
   }
   return out;
@@ -47,8 +47,9 @@ absl::StatusOr<std::vector<Json>> ReadJsonLines(const std::string& path) {
 
 // Streams `ids` through an IncrementalDetokenizer; true if the pieces
 // concatenate to `expected`.
-absl::StatusOr<bool> StreamMatches(const Tokenizer& tok, const std::vector<int32_t>& ids,
-                                   bool skip, const std::string& expected) {
+absl::StatusOr<bool> StreamMatches(const Tokenizer& tok,
+                                   const std::vector<int32_t>& ids, bool skip,
+                                   const std::string& expected) {
   IncrementalDetokenizer detok(tok, skip);
   std::string text;
   for (const int32_t id : ids) {
@@ -59,14 +60,18 @@ absl::StatusOr<bool> StreamMatches(const Tokenizer& tok, const std::vector<int32
   return text + rest == expected;
 }
 
-absl::StatusOr<Json> ProcessText(const Tokenizer& tok, const std::string& text) {
+absl::StatusOr<Json> ProcessText(const Tokenizer& tok,
+                                 const std::string& text) {
   Json row;
   ASSIGN_OR_RETURN(const std::vector<int32_t> ids, tok.Encode(text, false));
-  ASSIGN_OR_RETURN(const std::vector<int32_t> ids_special, tok.Encode(text, true));
+  ASSIGN_OR_RETURN(const std::vector<int32_t> ids_special,
+                   tok.Encode(text, true));
   ASSIGN_OR_RETURN(const std::string decoded, tok.Decode(ids_special, false));
-  ASSIGN_OR_RETURN(const std::string decoded_skip, tok.Decode(ids_special, true));
+  ASSIGN_OR_RETURN(const std::string decoded_skip,
+                   tok.Decode(ids_special, true));
   ASSIGN_OR_RETURN(const std::string decoded_plain, tok.Decode(ids, false));
-  ASSIGN_OR_RETURN(const bool stream_ok, StreamMatches(tok, ids_special, false, decoded));
+  ASSIGN_OR_RETURN(const bool stream_ok,
+                   StreamMatches(tok, ids_special, false, decoded));
   ASSIGN_OR_RETURN(const bool stream_skip_ok,
                    StreamMatches(tok, ids_special, true, decoded_skip));
   row["ids"] = ids;
@@ -80,9 +85,11 @@ absl::StatusOr<Json> ProcessText(const Tokenizer& tok, const std::string& text) 
   return row;
 }
 
-absl::Status WriteLines(const std::string& path, const std::vector<Json>& rows) {
+absl::Status WriteLines(const std::string& path,
+                        const std::vector<Json>& rows) {
   std::ofstream out(path);
-  for (const Json& r : rows) out << r.dump(-1, ' ', false, Json::error_handler_t::strict) << "\n";
+  for (const Json& r : rows)
+    out << r.dump(-1, ' ', false, Json::error_handler_t::strict) << "\n";
   return out ? absl::OkStatus() : absl::DataLossError("cannot write " + path);
 }
 
@@ -97,7 +104,8 @@ absl::Status DecodeRandom(const Tokenizer& tok, const std::string& out_dir,
     Json row;
     ASSIGN_OR_RETURN(const std::string decoded, tok.Decode(ids, false));
     ASSIGN_OR_RETURN(const std::string decoded_skip, tok.Decode(ids, true));
-    ASSIGN_OR_RETURN(const bool stream_ok, StreamMatches(tok, ids, false, decoded));
+    ASSIGN_OR_RETURN(const bool stream_ok,
+                     StreamMatches(tok, ids, false, decoded));
     row["decoded"] = decoded;
     row["decoded_skip"] = decoded_skip;
     row["stream_ok"] = stream_ok;
@@ -116,7 +124,8 @@ absl::Status Run(int argc, char** argv) {
   for (int a = 3; a < argc; ++a) {
     const std::string spec = argv[a];
     const size_t eq = spec.find('=');
-    if (eq == std::string::npos) return absl::InvalidArgumentError("bad spec " + spec);
+    if (eq == std::string::npos)
+      return absl::InvalidArgumentError("bad spec " + spec);
     const std::string name = spec.substr(0, eq);
     const auto t0 = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(auto tok, Tokenizer::FromDirectory(spec.substr(eq + 1)));
@@ -135,9 +144,11 @@ absl::Status Run(int argc, char** argv) {
     const auto ms = [](auto d) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };
-    std::printf("%-12s load %5lld ms, encode+decode+stream %zu strings (%zu tokens) %5lld ms\n",
-                name.c_str(), static_cast<long long>(ms(t1 - t0)), corpus.size(), num_tokens,
-                static_cast<long long>(ms(t2 - t1)));
+    std::printf(
+        "%-12s load %5lld ms, encode+decode+stream %zu strings (%zu tokens) "
+        "%5lld ms\n",
+        name.c_str(), static_cast<long long>(ms(t1 - t0)), corpus.size(),
+        num_tokens, static_cast<long long>(ms(t2 - t1)));
   }
   return absl::OkStatus();
 }

@@ -25,6 +25,7 @@ enum class FinishReason {
   kStop,    // stop token/string, decided by the engine (Scheduler::Finish)
   kLength,  // max_tokens reached (decided by Scheduler::Update)
   kAbort,   // cancelled (Scheduler::Abort)
+  kError,   // failed after admission (engine: sampling/forward error)
 };
 
 std::string_view RequestStatusName(RequestStatus status);

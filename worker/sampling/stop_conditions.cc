@@ -13,13 +13,13 @@ bool Contains(const std::vector<int32_t>& ids, int32_t token) {
 
 }  // namespace
 
-std::string_view FinishReasonName(FinishReason reason) {
+std::string_view StopReasonName(StopReason reason) {
   switch (reason) {
-    case FinishReason::kStop:
+    case StopReason::kStop:
       return "stop";
-    case FinishReason::kLength:
+    case StopReason::kLength:
       return "length";
-    case FinishReason::kNone:
+    case StopReason::kNone:
       break;
   }
   return "";
@@ -36,10 +36,10 @@ StopDecision CheckStop(const StopConditions& conditions, int32_t token,
   const bool is_eos =
       !conditions.ignore_eos && Contains(conditions.eos_ids, token);
   if (is_eos || Contains(conditions.stop_token_ids, token)) {
-    return {FinishReason::kStop, token};
+    return {StopReason::kStop, token};
   }
   if (conditions.max_tokens >= 1 && num_generated >= conditions.max_tokens) {
-    return {FinishReason::kLength, std::nullopt};
+    return {StopReason::kLength, std::nullopt};
   }
   return {};
 }

@@ -11,10 +11,12 @@
 
 namespace infernum::worker {
 
-enum class FinishReason { kNone, kStop, kLength };
+// Named StopReason (not FinishReason) so that it can share a translation unit
+// with the engine's worker::FinishReason (worker/engine/request.h).
+enum class StopReason { kNone, kStop, kLength };
 
 // OpenAI's finish_reason: "stop", "length"; "" for kNone.
-std::string_view FinishReasonName(FinishReason reason);
+std::string_view StopReasonName(StopReason reason);
 
 struct StopConditions {
   std::vector<int32_t> eos_ids;         // the model's end-of-sequence ids
@@ -27,7 +29,7 @@ struct StopConditions {
 };
 
 struct StopDecision {
-  FinishReason reason = FinishReason::kNone;
+  StopReason reason = StopReason::kNone;
   // For kStop: the eos / stop id that ended the sequence. It counts as
   // generated and is reported (logprobs, OpenAI "stop_reason"), but it is NOT
   // part of the returned text.

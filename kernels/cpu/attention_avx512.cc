@@ -1,0 +1,187 @@
+// AVX-512 attention inner kernels (VecKernels::attn_scores / attn_values).
+//
+// Scores: for each head and each run of up to 16 keys, 16 zmm partial dot
+// products are folded into one zmm of 16 scores by a transpose-and-add tree
+// (45 instructions instead of 16 horizontal sums). Values: per head, the
+// output row stays in registers while the keys stream by. Head dims that
+// are not a multiple of 16 up to 256 use masked generic loops.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/vec_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+// GCC 12's _mm512_undefined_* trips -W(maybe-)uninitialized when inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace infernum::kernels::cpu {
+namespace {
+
+inline __mmask16 TailMask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff)
+                    : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// Lane t of the result is the sum of the 16 lanes of a[t].
+inline __m512 TransposeSum16(const __m512 a[16]) {
+  __m512 b[8], c[4];
+  for (int i = 0; i < 8; ++i) {  // Lane pairs (x, y) per 128-bit quarter.
+    b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
+                         _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+  }
+  for (int j = 0; j < 4; ++j) {  // Keys 4j..4j+3 per quarter.
+    c[j] = _mm512_add_ps(
+        _mm512_shuffle_ps(b[2 * j], b[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+        _mm512_shuffle_ps(b[2 * j], b[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  const __m512 f0 =
+      _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                    _mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 f1 =
+      _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                    _mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(f0, f1, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(f0, f1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// dim = 16 * DV.
+template <int DV>
+void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
+  const __m512 scale = _mm512_set1_ps(b.scale);
+  for (int64_t h = 0; h < b.heads; ++h) {
+    __m512 q[DV];
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v)
+      q[v] = _mm512_loadu_ps(b.q + h * b.dim + 16 * v);
+    for (int64_t t0 = 0; t0 < b.count; t0 += 16) {
+      const int64_t nt = std::min<int64_t>(16, b.count - t0);
+      __m512 acc[16];
+#pragma GCC unroll 16
+      for (int t = 0; t < 16; ++t) {
+        acc[t] = _mm512_setzero_ps();
+        if (t >= nt) continue;
+        const float* k = b.k + (t0 + t) * b.k_stride;
+#pragma GCC unroll 16
+        for (int v = 0; v < DV; ++v)
+          acc[t] = _mm512_fmadd_ps(q[v], _mm512_loadu_ps(k + 16 * v), acc[t]);
+      }
+      _mm512_mask_storeu_ps(scores + h * score_stride + t0, TailMask(nt),
+                            _mm512_mul_ps(TransposeSum16(acc), scale));
+    }
+  }
+}
+
+void ScoresGeneric(const AttnBlock& b, float* scores, int64_t score_stride) {
+  for (int64_t t = 0; t < b.count; ++t) {
+    const float* k = b.k + t * b.k_stride;
+    for (int64_t h = 0; h < b.heads; ++h) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t d = 0; d < b.dim; d += 16) {
+        const __mmask16 m = TailMask(b.dim - d);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, b.q + h * b.dim + d),
+                              _mm512_maskz_loadu_ps(m, k + d), acc);
+      }
+      scores[h * score_stride + t] = b.scale * _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
+// dim = 16 * DV; two accumulator sets (even / odd keys) hide FMA latency.
+template <int DV>
+void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
+                 float* acc) {
+  for (int64_t h = 0; h < b.heads; ++h) {
+    const float* ph = p + h * p_stride;
+    float* out = acc + h * b.dim;
+    __m512 a0[DV], a1[DV];
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) {
+      a0[v] = _mm512_loadu_ps(out + 16 * v);
+      a1[v] = _mm512_setzero_ps();
+    }
+    int64_t t = 0;
+    for (; t + 2 <= b.count; t += 2) {
+      const float* v0 = b.k + t * b.k_stride;
+      const float* v1 = v0 + b.k_stride;
+      const __m512 p0 = _mm512_set1_ps(ph[t]), p1 = _mm512_set1_ps(ph[t + 1]);
+#pragma GCC unroll 16
+      for (int v = 0; v < DV; ++v) {
+        a0[v] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * v), a0[v]);
+        a1[v] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * v), a1[v]);
+      }
+    }
+    if (t < b.count) {
+      const float* v0 = b.k + t * b.k_stride;
+      const __m512 p0 = _mm512_set1_ps(ph[t]);
+#pragma GCC unroll 16
+      for (int v = 0; v < DV; ++v)
+        a0[v] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * v), a0[v]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v)
+      _mm512_storeu_ps(out + 16 * v, _mm512_add_ps(a0[v], a1[v]));
+  }
+}
+
+void ValuesGeneric(const float* p, int64_t p_stride, const AttnBlock& b,
+                   float* acc) {
+  for (int64_t h = 0; h < b.heads; ++h) {
+    for (int64_t d = 0; d < b.dim; d += 16) {
+      const __mmask16 m = TailMask(b.dim - d);
+      __m512 a = _mm512_maskz_loadu_ps(m, acc + h * b.dim + d);
+      for (int64_t t = 0; t < b.count; ++t) {
+        a = _mm512_fmadd_ps(_mm512_set1_ps(p[h * p_stride + t]),
+                            _mm512_maskz_loadu_ps(m, b.k + t * b.k_stride + d),
+                            a);
+      }
+      _mm512_mask_storeu_ps(acc + h * b.dim + d, m, a);
+    }
+  }
+}
+
+}  // namespace
+
+void Avx512AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
+  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
+    case 2:
+      return ScoresFixed<2>(b, scores, score_stride);
+    case 4:
+      return ScoresFixed<4>(b, scores, score_stride);
+    case 6:
+      return ScoresFixed<6>(b, scores, score_stride);
+    case 8:
+      return ScoresFixed<8>(b, scores, score_stride);
+    case 16:
+      return ScoresFixed<16>(b, scores, score_stride);
+    default:
+      return ScoresGeneric(b, scores, score_stride);
+  }
+}
+
+void Avx512AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
+                      float* acc) {
+  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
+    case 2:
+      return ValuesFixed<2>(p, p_stride, b, acc);
+    case 4:
+      return ValuesFixed<4>(p, p_stride, b, acc);
+    case 6:
+      return ValuesFixed<6>(p, p_stride, b, acc);
+    case 8:
+      return ValuesFixed<8>(p, p_stride, b, acc);
+    case 16:
+      return ValuesFixed<16>(p, p_stride, b, acc);
+    default:
+      return ValuesGeneric(p, p_stride, b, acc);
+  }
+}
+
+}  // namespace infernum::kernels::cpu
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options

@@ -1,0 +1,146 @@
+#include "worker/server/worker_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/testing.h"
+
+namespace infernum::worker {
+namespace {
+
+TEST(ParseByteSizeTest, PlainNumbersAndUnits) {
+  EXPECT_EQ(*ParseByteSize("1073741824", "x"), int64_t{1} << 30);
+  EXPECT_EQ(*ParseByteSize("256MiB", "x"), int64_t{256} << 20);
+  EXPECT_EQ(*ParseByteSize("1GiB", "x"), int64_t{1} << 30);
+  EXPECT_EQ(*ParseByteSize("1gib", "x"), int64_t{1} << 30);
+  EXPECT_EQ(*ParseByteSize("2 GB", "x"), int64_t{2000000000});
+  EXPECT_EQ(*ParseByteSize("512k", "x"), 512000);
+  EXPECT_EQ(*ParseByteSize("4Ki", "x"), 4096);
+  EXPECT_EQ(*ParseByteSize("1.5GiB", "x"), (int64_t{3} << 30) / 2);
+  EXPECT_EQ(*ParseByteSize("100B", "x"), 100);
+  EXPECT_EQ(*ParseByteSize("1TiB", "x"), int64_t{1} << 40);
+}
+
+TEST(ParseByteSizeTest, RejectsGarbageWithTheName) {
+  for (const char* bad : {"", "GiB", "-1GiB", "12XB", "1.2.3", "1 GiBs", "1e3"}) {
+    auto r = ParseByteSize(bad, "kv_cache_memory");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("kv_cache_memory"), std::string::npos);
+  }
+  EXPECT_FALSE(ParseByteSize("99999999TiB", "x").ok());  // Overflows int64.
+}
+
+TEST(WorkerConfigTest, YamlSetsEveryField) {
+  auto c = WorkerConfigFromYaml(R"(
+model: /models/llama
+served_model_name: my-llama
+backend: cuda
+threads: 4
+listen: 127.0.0.1:0
+worker_id: w1
+kv_cache_memory: 256MiB
+block_size: 32
+max_num_seqs: 8
+max_num_batched_tokens: 512
+enable_prefix_caching: false
+enable_chunked_prefill: false
+max_model_len: 1024
+load_format: auto
+shutdown_grace_seconds: 2.5
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, "/models/llama");
+  EXPECT_EQ(c->served_model_name, "my-llama");
+  EXPECT_EQ(c->backend, "cuda");
+  EXPECT_EQ(c->threads, 4);
+  EXPECT_EQ(c->listen, "127.0.0.1:0");
+  EXPECT_EQ(c->worker_id, "w1");
+  EXPECT_EQ(c->kv_cache_memory, int64_t{256} << 20);
+  EXPECT_EQ(c->block_size, 32);
+  EXPECT_EQ(c->max_num_seqs, 8);
+  EXPECT_EQ(c->max_num_batched_tokens, 512);
+  EXPECT_FALSE(c->enable_prefix_caching);
+  EXPECT_FALSE(c->enable_chunked_prefill);
+  EXPECT_EQ(c->max_model_len, 1024);
+  EXPECT_DOUBLE_EQ(c->shutdown_grace_seconds, 2.5);
+}
+
+TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
+  auto c = WorkerConfigFromYaml("load_format: dummy\nconfig: /cfg/llama3_8b.json\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model_config, "/cfg/llama3_8b.json");
+  EXPECT_EQ(c->listen, "0.0.0.0:50051");
+  EXPECT_EQ(c->block_size, 16);
+  EXPECT_TRUE(c->enable_prefix_caching);
+  EXPECT_EQ(ServedModelName(*c), "llama3_8b");
+  WorkerConfig d;
+  d.model = "/a/b/stories260K/";
+  EXPECT_EQ(ServedModelName(d), "stories260K");
+  d.served_model_name = "x";
+  EXPECT_EQ(ServedModelName(d), "x");
+}
+
+TEST(WorkerConfigTest, BadYamlNamesTheKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"model: m\nmax_num_seqs: abc\n", "max_num_seqs"},
+      {"model: m\nblock_size: 0\n", "block_size"},
+      {"model: m\nbackend: tpu\n", "backend"},
+      {"model: m\nlisten: nohost\n", "listen"},
+      {"model: m\nlisten: h:70000\n", "listen"},
+      {"model: m\nkv_cache_memory: lots\n", "kv_cache_memory"},
+      {"model: m\nmax_num_seq: 3\n", "max_num_seq"},  // Typo: unknown key.
+      {"model: m\nload_format: pt\n", "load_format"},
+      {"threads: 2\n", "model"},
+      {"model: m\nenable_prefix_caching: maybe\n", "enable_prefix_caching"},
+      {"model: [1, 2]\n", "model"},
+  };
+  for (const auto& [yaml, key] : cases) {
+    auto c = WorkerConfigFromYaml(yaml);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_NE(c.status().message().find(key), std::string::npos) << c.status();
+  }
+}
+
+TEST(WorkerConfigTest, FlagsOverrideTheFile) {
+  const std::string path = testing::TempDir() + "/worker_config_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "model: /m\nmax_num_seqs: 8\nlisten: 0.0.0.0:1234\nenable_prefix_caching: true\n";
+  }
+  auto args = cli::ParseArgs({"--config", path, "--max-num-seqs", "3", "--no-enable-prefix-caching",
+                              "--kv-cache-memory=1MiB"},
+                             WorkerFlagSpecs());
+  ASSERT_TRUE(args.ok()) << args.status();
+  auto c = LoadWorkerConfig(*args);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, "/m");
+  EXPECT_EQ(c->max_num_seqs, 3);
+  EXPECT_EQ(c->listen, "0.0.0.0:1234");
+  EXPECT_FALSE(c->enable_prefix_caching);
+  EXPECT_EQ(c->kv_cache_memory, int64_t{1} << 20);
+}
+
+TEST(WorkerConfigTest, FlagErrors) {
+  auto missing_file = cli::ParseArgs({"--config", "/nonexistent/w.yaml"}, WorkerFlagSpecs());
+  ASSERT_TRUE(missing_file.ok());
+  auto c = LoadWorkerConfig(*missing_file);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/nonexistent/w.yaml"), std::string::npos);
+
+  auto bad_bytes = cli::ParseArgs({"--model", "m", "--kv-cache-memory", "x"}, WorkerFlagSpecs());
+  ASSERT_TRUE(bad_bytes.ok());
+  c = LoadWorkerConfig(*bad_bytes);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("--kv-cache-memory"), std::string::npos);
+
+  auto stray = cli::ParseArgs({"--model", "m", "extra"}, WorkerFlagSpecs());
+  ASSERT_TRUE(stray.ok());
+  EXPECT_FALSE(LoadWorkerConfig(*stray).ok());
+  EXPECT_FALSE(cli::ParseArgs({"--max-num-seqs", "many"}, WorkerFlagSpecs()).ok());
+}
+
+}  // namespace
+}  // namespace infernum::worker

@@ -1,0 +1,185 @@
+// Cancellation, shutdown and capacity tests of the worker server. They use a
+// random-weight model with stories260K's shapes and a 16384-token context so
+// that a generation (ignore_eos, thousands of tokens) is reliably still
+// running when the test cancels it or shuts the server down.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "worker/server/server_test_util.h"
+
+namespace infernum::worker::testing {
+namespace {
+
+constexpr int kLong = 16000;
+
+v1::GenerateRequest LongRequest(const std::string& id) {
+  v1::GenerateRequest r = GreedyRequest(id, {1, 300, 301}, kLong);
+  r.set_ignore_eos(true);
+  return r;
+}
+
+std::unique_ptr<WorkerServer> StartServer(const WorkerConfig& config) {
+  auto server = WorkerServer::Start(config);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? std::move(*server) : nullptr;
+}
+
+// Reads until the stream has produced at least one chunk.
+void ReadFirstChunk(grpc::ClientReader<v1::GenerateResponse>& reader) {
+  v1::GenerateResponse response;
+  ASSERT_TRUE(reader.Read(&response));
+  ASSERT_TRUE(response.has_chunk());
+}
+
+TEST(WorkerLifecycleTest, CancelMidStreamFreesTheRequest) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  grpc::ClientContext context;
+  auto reader = stub->Generate(&context, LongRequest("cancel-me"));
+  ReadFirstChunk(*reader);
+  {
+    grpc::ClientContext load_context;
+    v1::LoadReport live;
+    ASSERT_TRUE(stub->GetLoad(&load_context, v1::GetLoadRequest(), &live).ok());
+    EXPECT_EQ(live.num_running() + live.num_waiting(), 1);
+  }
+  context.TryCancel();
+  v1::GenerateResponse response;
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const v1::LoadReport load = WaitForIdleLoad(*stub);
+  EXPECT_EQ(load.num_running(), 0);
+  EXPECT_EQ(load.num_waiting(), 0);
+  EXPECT_EQ(load.num_blocks_used(), 0);  // Every block free or evictable.
+  // The same id can be used again once the first request is gone.
+  grpc::ClientContext again;
+  auto second = stub->Generate(&again, LongRequest("cancel-me"));
+  ReadFirstChunk(*second);
+  again.TryCancel();
+  while (second->Read(&response)) {
+  }
+  second->Finish();
+  EXPECT_EQ(WaitForIdleLoad(*stub).num_blocks_used(), 0);
+}
+
+TEST(WorkerLifecycleTest, DeadlineAbortsTheRequest) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  auto reader = stub->Generate(&context, LongRequest("deadline"));
+  v1::GenerateResponse response;
+  int num_finals = 0;
+  while (reader->Read(&response)) num_finals += response.has_final();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(num_finals, 0);
+  const v1::LoadReport load = WaitForIdleLoad(*stub);
+  EXPECT_EQ(load.num_running(), 0);
+  EXPECT_EQ(load.num_blocks_used(), 0);
+}
+
+TEST(WorkerLifecycleTest, DuplicateLiveIdIsAlreadyExists) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  grpc::ClientContext context;
+  auto reader = stub->Generate(&context, LongRequest("dup"));
+  ReadFirstChunk(*reader);
+  const GenerateResult second = RunGenerate(*stub, LongRequest("dup"));
+  EXPECT_EQ(second.status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  context.TryCancel();
+  v1::GenerateResponse response;
+  while (reader->Read(&response)) {
+  }
+  reader->Finish();
+}
+
+TEST(WorkerLifecycleTest, RequestThatCanNeverFitIsResourceExhausted) {
+  WorkerConfig config = LongContextDummyConfig();
+  config.kv_cache_memory = 8 * 20480;  // 8 blocks of 16 tokens (stories shapes, f32).
+  auto server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(server->engine_config().num_blocks, 8);
+  auto stub = MakeStub(*server);
+  const GenerateResult got = RunGenerate(*stub, GreedyRequest("big", {1, 2, 3}, 200));
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << got.status.error_message();
+  EXPECT_TRUE(RunGenerate(*stub, GreedyRequest("small", {1, 2, 3}, 50)).status.ok());
+}
+
+// Shutdown with a grace period: new requests are refused while the one in
+// flight keeps streaming; it can still finish (here: be cancelled) and then
+// the shutdown completes.
+TEST(WorkerLifecycleTest, DrainRefusesNewRequestsAndKeepsInFlight) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  grpc::ClientContext context;
+  auto reader = stub->Generate(&context, LongRequest("in-flight"));
+  ReadFirstChunk(*reader);
+  std::thread stopper([&] { server->Shutdown(std::chrono::minutes(5)); });
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  for (int i = 0; i < 500 && code != grpc::StatusCode::UNAVAILABLE; ++i) {
+    code = RunGenerate(*stub, GreedyRequest("new-" + std::to_string(i), {1, 2}, 2))
+               .status.error_code();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));  // Still streaming while draining.
+  EXPECT_TRUE(response.has_chunk());
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  reader->Finish();
+  stopper.join();  // The drain ends once the request is gone.
+}
+
+TEST(WorkerLifecycleTest, GraceExpiryEndsStreamsWithAbort) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  grpc::ClientContext context;
+  auto reader = stub->Generate(&context, LongRequest("aborted"));
+  ReadFirstChunk(*reader);
+  std::thread stopper([&] { server->Shutdown(std::chrono::milliseconds(0)); });
+  v1::GenerateResponse response;
+  int num_tokens = 1;
+  std::optional<v1::GenerateFinal> final_message;
+  while (reader->Read(&response)) {
+    if (response.has_chunk()) num_tokens += response.chunk().tokens_size();
+    if (response.has_final()) final_message = response.final();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  stopper.join();
+  ASSERT_TRUE(final_message.has_value());
+  EXPECT_EQ(final_message->finish_reason(), v1::FINISH_REASON_ABORT);
+  EXPECT_FALSE(final_message->error_message().empty());
+  EXPECT_LT(num_tokens, kLong);
+  EXPECT_EQ(final_message->prompt_tokens(), 3);
+}
+
+TEST(WorkerLifecycleTest, SecondShutdownAndDestructionAreSafe) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  server->Shutdown(std::chrono::milliseconds(0));
+  server->Shutdown(std::chrono::milliseconds(0));
+  server->Wait();
+  server.reset();
+}
+
+TEST(WorkerLifecycleTest, BadModelIsAnError) {
+  WorkerConfig config = StoriesConfig();
+  config.model = "/nonexistent/model";
+  auto server = WorkerServer::Start(config);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("/nonexistent/model"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace infernum::worker::testing
