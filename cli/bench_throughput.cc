@@ -55,10 +55,13 @@ struct RunStats {
 
 // Runs `requests` on a fresh engine: all submitted at once, or (one_by_one)
 // each submitted when the previous one finished.
-absl::StatusOr<RunStats> Run(const worker::LoadedModel& loaded, const worker::EngineConfig& config,
-                             const std::vector<EngineRequest>& requests, bool one_by_one) {
+absl::StatusOr<RunStats> Run(const worker::LoadedModel& loaded,
+                             const worker::EngineConfig& config,
+                             const std::vector<EngineRequest>& requests,
+                             bool one_by_one) {
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                   Engine::Create(*loaded.model, config, worker::DefaultStopTokenIds(loaded)));
+                   Engine::Create(*loaded.model, config,
+                                  worker::DefaultStopTokenIds(loaded)));
   std::vector<std::shared_ptr<worker::CollectingSink>> sinks;
   RunStats r;
   const Clock::time_point start = Clock::now();
@@ -79,9 +82,11 @@ absl::StatusOr<RunStats> Run(const worker::LoadedModel& loaded, const worker::En
     RETURN_IF_ERROR(engine->Step());
     const double dt = Seconds(t0, Clock::now());
     const worker::EngineStats after = engine->stats();
-    if (after.computed_prompt_tokens_total == before.computed_prompt_tokens_total) {
+    if (after.computed_prompt_tokens_total ==
+        before.computed_prompt_tokens_total) {
       r.decode_s += dt;
-      r.decode_tokens += after.generation_tokens_total - before.generation_tokens_total;
+      r.decode_tokens +=
+          after.generation_tokens_total - before.generation_tokens_total;
     }
   }
   r.wall_s = Seconds(start, Clock::now());
@@ -96,7 +101,8 @@ absl::StatusOr<RunStats> Run(const worker::LoadedModel& loaded, const worker::En
     const auto& itl = f.timings.inter_token_latencies;
     r.itl.insert(r.itl.end(), itl.begin(), itl.end());
   }
-  if (!one_by_one) r.prefill_done_s = *std::max_element(r.ttft.begin(), r.ttft.end());
+  if (!one_by_one)
+    r.prefill_done_s = *std::max_element(r.ttft.begin(), r.ttft.end());
   return r;
 }
 
@@ -120,29 +126,36 @@ std::vector<EngineRequest> MakeRequests(const worker::LoadedModel& loaded,
   return out;
 }
 
-worker::EngineConfig SizedConfig(const worker::LoadedModel& loaded, const ThroughputOptions& o) {
+worker::EngineConfig SizedConfig(const worker::LoadedModel& loaded,
+                                 const ThroughputOptions& o) {
   worker::EngineConfig c = o.engine;
   if (c.num_blocks == 0 && c.kv_cache_memory_bytes == 0) {
-    std::vector<int64_t> tokens(o.num_requests,
-                                int64_t{o.shared_prefix_len} + o.input_len + o.output_len);
+    std::vector<int64_t> tokens(o.num_requests, int64_t{o.shared_prefix_len} +
+                                                    o.input_len + o.output_len);
     c.num_blocks = DefaultNumKvBlocks(
-        tokens, c.block_size, loaded.model->MakeKvCacheShape(1, c.block_size).BytesPerBlock());
+        tokens, c.block_size,
+        loaded.model->MakeKvCacheShape(1, c.block_size).BytesPerBlock());
   }
   return c;
 }
 
 void PrintRow(const char* name, const std::string& a, const std::string& b,
               const std::string& ratio = "") {
-  std::printf("%-30s %16s %16s %10s\n", name, a.c_str(), b.c_str(), ratio.c_str());
+  std::printf("%-30s %16s %16s %10s\n", name, a.c_str(), b.c_str(),
+              ratio.c_str());
 }
 
-std::string F(double v, const char* fmt = "%.2f") { return absl::StrFormat(fmt, v); }
+std::string F(double v, const char* fmt = "%.2f") {
+  return absl::StrFormat(fmt, v);
+}
 
-std::string Ratio(double a, double b) { return b > 0 ? absl::StrFormat("%.2fx", a / b) : "-"; }
+std::string Ratio(double a, double b) {
+  return b > 0 ? absl::StrFormat("%.2fx", a / b) : "-";
+}
 
 std::string Latency(const std::vector<double>& v) {
-  return absl::StrFormat("%.1f/%.1f/%.1f", 1e3 * Mean(v), 1e3 * Percentile(v, 0.5),
-                         1e3 * Percentile(v, 0.99));
+  return absl::StrFormat("%.1f/%.1f/%.1f", 1e3 * Mean(v),
+                         1e3 * Percentile(v, 0.5), 1e3 * Percentile(v, 0.99));
 }
 
 void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
@@ -152,49 +165,63 @@ void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
     PrintRow(name, F(a), s ? F(b) : none, s ? Ratio(a, b) : "");
   };
   row("wall time (s)", c.wall_s, s ? s->wall_s : 0);
-  row("output tokens/s", c.output_tokens / c.wall_s, s ? s->output_tokens / s->wall_s : 0);
-  row("decode tokens/s (decode steps)", c.decode_tokens / std::max(c.decode_s, 1e-9),
+  row("output tokens/s", c.output_tokens / c.wall_s,
+      s ? s->output_tokens / s->wall_s : 0);
+  row("decode tokens/s (decode steps)",
+      c.decode_tokens / std::max(c.decode_s, 1e-9),
       s ? s->decode_tokens / std::max(s->decode_s, 1e-9) : 0);
-  row("total tokens/s (prompt+output)", (c.computed_prompt_tokens + c.output_tokens) / c.wall_s,
+  row("total tokens/s (prompt+output)",
+      (c.computed_prompt_tokens + c.output_tokens) / c.wall_s,
       s ? (s->computed_prompt_tokens + s->output_tokens) / s->wall_s : 0);
-  PrintRow("TTFT mean/p50/p99 (ms)", Latency(c.ttft), s ? Latency(s->ttft) : none);
+  PrintRow("TTFT mean/p50/p99 (ms)", Latency(c.ttft),
+           s ? Latency(s->ttft) : none);
   PrintRow("ITL mean/p50/p99 (ms)", Latency(c.itl), s ? Latency(s->itl) : none);
-  PrintRow("peak KV cache usage", F(100 * c.engine.peak_kv_cache_usage, "%.1f%%"),
+  PrintRow("peak KV cache usage",
+           F(100 * c.engine.peak_kv_cache_usage, "%.1f%%"),
            s ? F(100 * s->engine.peak_kv_cache_usage, "%.1f%%") : none);
   PrintRow("preemptions", absl::StrCat(c.engine.num_preemptions),
            s ? absl::StrCat(s->engine.num_preemptions) : none);
   PrintRow("engine steps", absl::StrCat(c.engine.num_steps),
            s ? absl::StrCat(s->engine.num_steps) : none);
-  std::printf("(KV cache: %d blocks; ITL = gap between consecutive tokens of a request)\n",
-              num_blocks);
+  std::printf(
+      "(KV cache: %d blocks; ITL = gap between consecutive tokens of a "
+      "request)\n",
+      num_blocks);
 }
 
 void PrintPrefix(const RunStats& on, const RunStats& off) {
   PrintRow("", "caching on", "caching off", "speedup");
   PrintRow("prefill done (s, max TTFT)", F(on.prefill_done_s, "%.3f"),
-           F(off.prefill_done_s, "%.3f"), Ratio(off.prefill_done_s, on.prefill_done_s));
+           F(off.prefill_done_s, "%.3f"),
+           Ratio(off.prefill_done_s, on.prefill_done_s));
   PrintRow("wall time (s)", F(on.wall_s, "%.3f"), F(off.wall_s, "%.3f"),
            Ratio(off.wall_s, on.wall_s));
   PrintRow("prompt tokens computed", absl::StrCat(on.computed_prompt_tokens),
            absl::StrCat(off.computed_prompt_tokens));
-  PrintRow("prefill tokens skipped (hits)", absl::StrCat(on.engine.prefix_cache_hits),
+  PrintRow("prefill tokens skipped (hits)",
+           absl::StrCat(on.engine.prefix_cache_hits),
            absl::StrCat(off.engine.prefix_cache_hits));
   PrintRow("TTFT mean/p50/p99 (ms)", Latency(on.ttft), Latency(off.ttft));
 }
 
 }  // namespace
 
-int RunThroughputBench(const worker::LoadedModel& loaded, const ThroughputOptions& o) {
+int RunThroughputBench(const worker::LoadedModel& loaded,
+                       const ThroughputOptions& o) {
   const std::vector<EngineRequest> requests = MakeRequests(loaded, o);
   worker::EngineConfig config = SizedConfig(loaded, o);
-  std::printf("model %s, backend %s\n", loaded.model_id.c_str(), loaded.backend->name().c_str());
+  std::printf("model %s, backend %s\n", loaded.model_id.c_str(),
+              loaded.backend->name().c_str());
   auto fail = [](const absl::Status& st) {
-    std::fprintf(stderr, "infernum bench: %s\n", std::string(st.message()).c_str());
+    std::fprintf(stderr, "infernum bench: %s\n",
+                 std::string(st.message()).c_str());
     return 1;
   };
   if (o.shared_prefix_len > 0) {
-    std::printf("%d requests sharing a %d-token prefix + %d own tokens, %d output tokens each\n",
-                o.num_requests, o.shared_prefix_len, o.input_len, o.output_len);
+    std::printf(
+        "%d requests sharing a %d-token prefix + %d own tokens, %d output "
+        "tokens each\n",
+        o.num_requests, o.shared_prefix_len, o.input_len, o.output_len);
     config.enable_prefix_caching = true;
     auto on = Run(loaded, config, requests, /*one_by_one=*/false);
     if (!on.ok()) return fail(on.status());
@@ -204,9 +231,11 @@ int RunThroughputBench(const worker::LoadedModel& loaded, const ThroughputOption
     PrintPrefix(*on, *off);
     return 0;
   }
-  std::printf("%d requests x (%d prompt + %d output tokens), max_num_seqs %d, budget %d tokens\n",
-              o.num_requests, o.input_len, o.output_len, config.max_num_seqs,
-              config.max_num_batched_tokens);
+  std::printf(
+      "%d requests x (%d prompt + %d output tokens), max_num_seqs %d, budget "
+      "%d tokens\n",
+      o.num_requests, o.input_len, o.output_len, config.max_num_seqs,
+      config.max_num_batched_tokens);
   auto concurrent = Run(loaded, config, requests, /*one_by_one=*/false);
   if (!concurrent.ok()) return fail(concurrent.status());
   absl::StatusOr<RunStats> sequential;

@@ -17,7 +17,7 @@ struct ThroughputOptions {
   int input_len = 128;  // prompt tokens (after the shared prefix, if any)
   int output_len = 64;  // max_tokens per request
   bool ignore_eos = false;
-  int shared_prefix_len = 0;  // > 0 selects the shared-prefix benchmark
+  int shared_prefix_len = 0;   // > 0 selects the shared-prefix benchmark
   bool run_sequential = true;  // batching mode: also run one at a time
   uint64_t seed = 0;           // prompt token ids
   // KV size 0 => enough for every request at once (at most 1 GiB).
@@ -26,6 +26,7 @@ struct ThroughputOptions {
 
 // Runs the benchmark the options select and prints its report to stdout.
 // Returns the process exit code (1 if a run failed).
-int RunThroughputBench(const worker::LoadedModel& loaded, const ThroughputOptions& options);
+int RunThroughputBench(const worker::LoadedModel& loaded,
+                       const ThroughputOptions& options);
 
 }  // namespace infernum::cli

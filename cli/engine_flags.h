@@ -25,13 +25,14 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text);
 // blocks if given, else --kv-cache-memory bytes if given; with neither,
 // num_blocks and kv_cache_memory_bytes stay 0 and the caller picks the size
 // (see DefaultNumKvBlocks). InvalidArgument (naming the flag) for bad values.
-absl::StatusOr<worker::EngineConfig> EngineConfigFromFlags(const ParsedArgs& args);
+absl::StatusOr<worker::EngineConfig> EngineConfigFromFlags(
+    const ParsedArgs& args);
 
 // Default KV cache size in blocks: enough for every request at once
 // (`tokens_per_request` = prompt + max_tokens of each), at most what fits in
 // kDefaultKvCacheBytes.
 inline constexpr int64_t kDefaultKvCacheBytes = int64_t{1} << 30;
-int DefaultNumKvBlocks(const std::vector<int64_t>& tokens_per_request, int block_size,
-                       size_t bytes_per_block);
+int DefaultNumKvBlocks(const std::vector<int64_t>& tokens_per_request,
+                       int block_size, size_t bytes_per_block);
 
 }  // namespace infernum::cli

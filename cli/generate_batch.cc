@@ -26,7 +26,7 @@
 namespace infernum::cli {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 struct PromptLine {
   int line = 0;  // 1-based line number in the file
@@ -47,9 +47,11 @@ std::vector<PromptLine> ReadPrompts(std::istream& in) {
   return out;
 }
 
-std::string Decode(const models::Tokenizer& tok, const std::vector<int32_t>& prompt,
+std::string Decode(const models::Tokenizer& tok,
+                   const std::vector<int32_t>& prompt,
                    const std::vector<int32_t>& ids) {
-  models::IncrementalDetokenizer detok(tok, /*skip_special_tokens=*/true, prompt);
+  models::IncrementalDetokenizer detok(tok, /*skip_special_tokens=*/true,
+                                       prompt);
   std::string text;
   for (int32_t id : ids) {
     auto piece = detok.Append(id);
@@ -65,30 +67,35 @@ json LogprobsJson(const std::vector<worker::TokenOutput>& tokens) {
   for (const auto& t : tokens) {
     json top = json::array();
     for (const auto& c : t.top_logprobs) top.push_back({c.token, c.logprob});
-    out.push_back({{"token", t.token_id}, {"logprob", t.logprob.value_or(0.0f)}, {"top", top}});
+    out.push_back({{"token", t.token_id},
+                   {"logprob", t.logprob.value_or(0.0f)},
+                   {"top", top}});
   }
   return out;
 }
 
-json ResultJson(const models::Tokenizer& tok, const std::vector<int32_t>& prompt,
+json ResultJson(const models::Tokenizer& tok,
+                const std::vector<int32_t>& prompt,
                 const worker::CollectingSink& sink, bool with_logprobs) {
   const worker::FinalOutput f = sink.final_output();
   const std::vector<int32_t> ids = sink.token_ids();
   const auto& t = f.timings;
   const auto& itl = t.inter_token_latencies;
   const double mean_itl =
-      itl.empty() ? 0.0 : std::accumulate(itl.begin(), itl.end(), 0.0) / itl.size();
-  json r = {{"text", Decode(tok, prompt, ids)},
-            {"token_ids", ids},
-            {"finish_reason", std::string(worker::FinishReasonName(f.finish_reason))},
-            {"num_prompt_tokens", f.num_prompt_tokens},
-            {"num_cached_prompt_tokens", f.num_cached_prompt_tokens},
-            {"num_output_tokens", f.num_output_tokens},
-            {"timings",
-             {{"queue_s", t.queue_time},
-              {"ttft_s", t.time_to_first_token},
-              {"mean_itl_s", mean_itl},
-              {"e2e_s", t.e2e_latency}}}};
+      itl.empty() ? 0.0
+                  : std::accumulate(itl.begin(), itl.end(), 0.0) / itl.size();
+  json r = {
+      {"text", Decode(tok, prompt, ids)},
+      {"token_ids", ids},
+      {"finish_reason", std::string(worker::FinishReasonName(f.finish_reason))},
+      {"num_prompt_tokens", f.num_prompt_tokens},
+      {"num_cached_prompt_tokens", f.num_cached_prompt_tokens},
+      {"num_output_tokens", f.num_output_tokens},
+      {"timings",
+       {{"queue_s", t.queue_time},
+        {"ttft_s", t.time_to_first_token},
+        {"mean_itl_s", mean_itl},
+        {"e2e_s", t.e2e_latency}}}};
   if (f.stop_token_id) r["stop_token_id"] = *f.stop_token_id;
   if (!f.error.ok()) r["error"] = std::string(f.error.message());
   if (with_logprobs) r["logprobs"] = LogprobsJson(sink.tokens());
@@ -108,7 +115,8 @@ int RunPromptFile(const ParsedArgs& args, GenerateSetup& setup) {
     lines = ReadPrompts(std::cin);
   } else {
     std::ifstream in(in_path);
-    if (!in) return UsageError("generate", "cannot read prompt file " + in_path);
+    if (!in)
+      return UsageError("generate", "cannot read prompt file " + in_path);
     lines = ReadPrompts(in);
   }
   const std::string out_path = args.GetString("output", "");
@@ -131,7 +139,8 @@ int RunPromptFile(const ParsedArgs& args, GenerateSetup& setup) {
     }
   }
   auto engine = MakeGenerateEngine(setup, runnable);
-  if (!engine.ok()) return UsageError("generate", std::string(engine.status().message()));
+  if (!engine.ok())
+    return UsageError("generate", std::string(engine.status().message()));
   std::vector<std::shared_ptr<worker::CollectingSink>> sinks(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     if (prompts[i].empty()) continue;
@@ -152,9 +161,11 @@ int RunPromptFile(const ParsedArgs& args, GenerateSetup& setup) {
   std::ostream& out = out_path.empty() ? std::cout : out_file;
   bool any_failed = false;
   for (size_t i = 0; i < lines.size(); ++i) {
-    if (sinks[i] != nullptr) records[i] = ResultJson(tok, prompts[i], *sinks[i], with_logprobs);
+    if (sinks[i] != nullptr)
+      records[i] = ResultJson(tok, prompts[i], *sinks[i], with_logprobs);
     any_failed |= records[i]["finish_reason"] == "error";
-    json line = {{"index", i}, {"line", lines[i].line}, {"prompt", lines[i].text}};
+    json line = {
+        {"index", i}, {"line", lines[i].line}, {"prompt", lines[i].text}};
     line.update(records[i]);
     out << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   }

@@ -32,9 +32,11 @@ absl::StatusOr<std::vector<int32_t>> EncodePrompt(const GenerateSetup& setup,
 // gave no KV size, the cache holds all of them at once (at most 1 GiB).
 // Stops on DefaultStopTokenIds unless --ignore-eos.
 absl::StatusOr<std::unique_ptr<worker::Engine>> MakeGenerateEngine(
-    const GenerateSetup& setup, const std::vector<std::vector<int32_t>>& prompts);
+    const GenerateSetup& setup,
+    const std::vector<std::vector<int32_t>>& prompts);
 
-worker::EngineRequest MakeGenerateRequest(const GenerateSetup& setup, std::string id,
+worker::EngineRequest MakeGenerateRequest(const GenerateSetup& setup,
+                                          std::string id,
                                           std::vector<int32_t> prompt);
 
 // Prompt-file mode (-i FILE [-o FILE]); returns the exit code.

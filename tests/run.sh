@@ -62,6 +62,8 @@ if [ "$QUICK" = 0 ]; then
 fi
 
 # ---- 6. Script tests outside Bazel (need npm packages or several processes) ----
+INFERNUM_BIN="$("${BAZEL[@]}" info "${BFLAGS[@]}" bazel-bin 2>/dev/null)"
+export INFERNUM_BIN
 for t in tests/scripts/*.sh; do
   [ -f "$t" ] || continue
   name=$(basename "$t" .sh)

@@ -33,9 +33,10 @@ absl::Status CheckSequences(const PagedAttentionParams& p,
   const int32_t* seq_lens = p.seq_lens.as<int32_t>();
   const int32_t* tables = p.block_tables.as<int32_t>();
   const int64_t num_blocks = p.k_cache.dim(0);
-  if (qsl[0] != 0)
+  if (qsl[0] != 0) {
     return absl::InvalidArgumentError(
         "PagedAttention: query_start_loc[0] != 0");
+  }
   for (int s = 0; s < p.num_seqs; ++s) {
     const int64_t q_len = static_cast<int64_t>(qsl[s + 1]) - qsl[s];
     const int64_t len = seq_lens[s];
@@ -44,20 +45,25 @@ absl::Status CheckSequences(const PagedAttentionParams& p,
           absl::StrCat("PagedAttention: sequence ", s, " ", std::string(what),
                        " (query_len ", q_len, ", seq_len ", len, ")"));
     };
-    if (q_len < 0 || qsl[s + 1] > plan.num_tokens)
+    if (q_len < 0 || qsl[s + 1] > plan.num_tokens) {
       return bad("has bad query_start_loc");
+    }
     if (q_len > len) return bad("has more query rows than context");
-    if (len > plan.max_blocks * plan.block_size)
+    if (len > plan.max_blocks * plan.block_size) {
       return bad("overflows its block table");
-    if (p.max_seq_len > 0 && len > p.max_seq_len)
+    }
+    if (p.max_seq_len > 0 && len > p.max_seq_len) {
       return bad("exceeds max_seq_len");
-    if (p.max_query_len > 0 && q_len > p.max_query_len)
+    }
+    if (p.max_query_len > 0 && q_len > p.max_query_len) {
       return bad("exceeds max_query_len");
+    }
     const int64_t used_blocks = (len + plan.block_size - 1) / plan.block_size;
     for (int64_t b = 0; b < used_blocks; ++b) {
       const int32_t block = tables[s * plan.max_blocks + b];
-      if (block < 0 || block >= num_blocks)
+      if (block < 0 || block >= num_blocks) {
         return bad(absl::StrCat("uses bad block ", block));
+      }
     }
     for (int32_t r = qsl[s]; r < qsl[s + 1]; ++r) plan.row_seq.push_back(s);
     if (q_len > 0) plan.max_context = std::max(plan.max_context, len);
@@ -94,8 +100,9 @@ absl::StatusOr<AttentionPlan> PlanAttention(const PagedAttentionParams& p) {
         "PagedAttention: ", plan.num_heads,
         " query heads are not a multiple of ", plan.num_kv_heads, " kv heads"));
   }
-  if (plan.block_size == 0)
+  if (plan.block_size == 0) {
     return absl::InvalidArgumentError("PagedAttention: block_size 0");
+  }
   RETURN_IF_ERROR(CheckSequences(p, plan));
   return plan;
 }
@@ -143,8 +150,9 @@ void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
     vec.attn_values(scores + t0, context, block, acc);
   }
   float* out = p.out.as<float>() + head_offset;
-  for (int64_t g = 0; g < group; ++g)
+  for (int64_t g = 0; g < group; ++g) {
     vec.scale(acc + g * hd, inv_sum[g], out + g * hd, hd);
+  }
 }
 
 }  // namespace
@@ -195,7 +203,8 @@ absl::Status PagedAttention(const CpuContext& ctx,
   const int64_t scratch_floats = group * (plan.max_context + plan.head_dim + 1);
   const int64_t grain =
       std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plan.max_context));
-  std::vector<float> scratch(scratch_floats * ctx.pool->num_threads());
+  ScratchPool::Lease scratch =
+      ctx.scratch->Acquire(scratch_floats * ctx.pool->num_threads());
   ParallelDynamic(ctx, items, grain,
                   [&](int thread, int64_t begin, int64_t end) {
                     float* mine = scratch.data() + thread * scratch_floats;

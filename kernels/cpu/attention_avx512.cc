@@ -56,8 +56,9 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
   for (int64_t h = 0; h < b.heads; ++h) {
     __m512 q[DV];
 #pragma GCC unroll 16
-    for (int v = 0; v < DV; ++v)
+    for (int v = 0; v < DV; ++v) {
       q[v] = _mm512_loadu_ps(b.q + h * b.dim + 16 * v);
+    }
     for (int64_t t0 = 0; t0 < b.count; t0 += 16) {
       const int64_t nt = std::min<int64_t>(16, b.count - t0);
       __m512 acc[16];
@@ -67,8 +68,9 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
         if (t >= nt) continue;
         const float* k = b.k + (t0 + t) * b.k_stride;
 #pragma GCC unroll 16
-        for (int v = 0; v < DV; ++v)
+        for (int v = 0; v < DV; ++v) {
           acc[t] = _mm512_fmadd_ps(q[v], _mm512_loadu_ps(k + 16 * v), acc[t]);
+        }
       }
       _mm512_mask_storeu_ps(scores + h * score_stride + t0, TailMask(nt),
                             _mm512_mul_ps(TransposeSum16(acc), scale));
@@ -119,12 +121,14 @@ void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
       const float* v0 = b.k + t * b.k_stride;
       const __m512 p0 = _mm512_set1_ps(ph[t]);
 #pragma GCC unroll 16
-      for (int v = 0; v < DV; ++v)
+      for (int v = 0; v < DV; ++v) {
         a0[v] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * v), a0[v]);
+      }
     }
 #pragma GCC unroll 16
-    for (int v = 0; v < DV; ++v)
+    for (int v = 0; v < DV; ++v) {
       _mm512_storeu_ps(out + 16 * v, _mm512_add_ps(a0[v], a1[v]));
+    }
   }
 }
 

@@ -39,6 +39,7 @@ class CpuBackend : public Backend {
     ctx_.pool = &pool_;
     ctx_.isa = isa;
     ctx_.vec = &cpu::GetVecKernels(isa);
+    ctx_.scratch = &scratch_;
   }
 
   DeviceType device_type() const override { return DeviceType::kCpu; }
@@ -83,8 +84,9 @@ class CpuBackend : public Backend {
   }
   absl::Status Memset(void* dst, int value, size_t bytes, Stream*) override {
     if (bytes == 0) return absl::OkStatus();
-    if (dst == nullptr)
+    if (dst == nullptr) {
       return absl::InvalidArgumentError("Memset: null pointer");
+    }
     std::memset(dst, value, bytes);
     return absl::OkStatus();
   }
@@ -126,13 +128,15 @@ class CpuBackend : public Backend {
  private:
   static absl::Status Copy(void* dst, const void* src, size_t bytes) {
     if (bytes == 0) return absl::OkStatus();
-    if (dst == nullptr || src == nullptr)
+    if (dst == nullptr || src == nullptr) {
       return absl::InvalidArgumentError("copy: null pointer");
+    }
     std::memmove(dst, src, bytes);
     return absl::OkStatus();
   }
 
   ThreadPool pool_;
+  cpu::ScratchPool scratch_;
   cpu::CpuContext ctx_;
   CpuStream default_stream_;
 };

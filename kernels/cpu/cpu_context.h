@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "common/thread_pool.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/cpu/vec_kernels.h"
 #include "kernels/ops.h"
 
@@ -19,6 +20,7 @@ struct CpuContext {
   ThreadPool* pool = nullptr;
   CpuIsa isa = CpuIsa::kScalar;
   const VecKernels* vec = nullptr;  // GetVecKernels(isa).
+  ScratchPool* scratch = nullptr;
 };
 
 // Below this many element operations an op runs on the caller alone: waking

@@ -1,6 +1,7 @@
 // Matmul: validation, x preparation, the split of output columns across
 // threads, and the portable scalar kernel.
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "common/status.h"
@@ -51,13 +52,11 @@ const MatmulKernel& KernelFor(CpuIsa isa) {
 
 // Copies x into `buf` with every full chunk of `chunk` columns reordered as
 // its even-indexed then odd-indexed elements (MatmulJob::x).
-void InterleaveX(const float* x, int64_t m, int64_t k, int chunk,
-                 std::vector<float>& buf) {
-  buf.resize(m * k);
+void InterleaveX(const float* x, int64_t m, int64_t k, int chunk, float* buf) {
   const int64_t full = k / chunk * chunk;
   for (int64_t i = 0; i < m; ++i) {
     const float* src = x + i * k;
-    float* dst = buf.data() + i * k;
+    float* dst = buf + i * k;
     for (int64_t c = 0; c < full; c += chunk) {
       for (int e = 0; e < chunk / 2; ++e) {
         dst[c + e] = src[c + 2 * e];
@@ -102,11 +101,12 @@ absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
   job.out = p.out.as<float>();
   job.accumulate = p.accumulate;
   if (job.m == 0 || job.n == 0) return absl::OkStatus();
-  std::vector<float> x_buf;
+  std::optional<ScratchPool::Lease> x_buf;
   if (p.w.dtype == DType::kBF16 && kernel.bf16_interleave > 0 &&
       job.k >= kernel.bf16_interleave) {
-    InterleaveX(job.x, job.m, job.k, kernel.bf16_interleave, x_buf);
-    job.x = x_buf.data();
+    x_buf.emplace(ctx.scratch->Acquire(job.m * job.k));
+    InterleaveX(job.x, job.m, job.k, kernel.bf16_interleave, x_buf->data());
+    job.x = x_buf->data();
   }
   // Hand each thread a contiguous run of whole granules of output columns.
   const int64_t granule = kernel.n_granule;

@@ -99,8 +99,9 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
       float sum = Avx2HorizontalSum(acc[i][j]);
-      for (int64_t kk = k_main; kk < k; ++kk)
+      for (int64_t kk = k_main; kk < k; ++kk) {
         sum += x[i][kk] * W::Scalar(wr[j], kk);
+      }
       out[j] = job.accumulate ? out[j] + sum : sum;
     }
   }

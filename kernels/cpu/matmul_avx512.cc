@@ -125,8 +125,9 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
     for (int j = 0; j < NR; ++j) {
       const __m512 w0 = W::LoadTail(wr[j] + kk, mask);
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i) {
         acc[i][j] = _mm512_fmadd_ps(w0, x0[i], acc[i][j]);
+      }
     }
   }
 #pragma GCC unroll 8

@@ -42,8 +42,9 @@ absl::Status RmsNorm(const CpuContext& ctx, const RmsNormParams& p) {
     RETURN_IF_ERROR(CheckNoAlias(kOp, "x", p.x, "residual", p.residual));
     RETURN_IF_ERROR(CheckNoAlias(kOp, "residual", p.residual, "out", p.out));
   }
-  if (!(p.eps >= 0.0f))
+  if (!(p.eps >= 0.0f)) {
     return absl::InvalidArgumentError("RmsNorm: eps must be >= 0");
+  }
   const int64_t h = p.x.dim(1);
   std::vector<float> weight_f32;
   const float* weight = p.weight.as<float>();
@@ -83,8 +84,9 @@ absl::Status Rope(const CpuContext& ctx, const RopeParams& p) {
   RETURN_IF_ERROR(CheckDim(kOp, "k", p.k, 0, n));
   RETURN_IF_ERROR(CheckDim(kOp, "k", p.k, 2, hd));
   RETURN_IF_ERROR(CheckDim(kOp, "positions", p.positions, 0, n));
-  if (hd % 2 != 0)
+  if (hd % 2 != 0) {
     return absl::InvalidArgumentError("Rope: head dim must be even");
+  }
   RETURN_IF_ERROR(CheckDim(kOp, "inv_freq", p.inv_freq, 0, hd / 2));
   RETURN_IF_ERROR(CheckNoAlias(kOp, "q", p.q, "k", p.k));
   const int64_t nh = p.q.dim(1);

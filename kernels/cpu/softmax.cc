@@ -31,14 +31,16 @@ absl::Status Argmax(const CpuContext& ctx, const ArgmaxParams& p) {
   RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 1, {DType::kI32}));
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.x.dim(0)));
   const int64_t v = p.x.dim(1);
-  if (v == 0 && p.x.dim(0) > 0)
+  if (v == 0 && p.x.dim(0) > 0) {
     return absl::InvalidArgumentError("Argmax: x has no columns");
+  }
   const float* x = p.x.as<float>();
   int32_t* out = p.out.as<int32_t>();
   const VecKernels& vec = *ctx.vec;
   ParallelRows(ctx, p.x.dim(0), v, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
+    for (int64_t i = begin; i < end; ++i) {
       out[i] = static_cast<int32_t>(vec.argmax(x + i * v, v));
+    }
   });
   return absl::OkStatus();
 }

@@ -21,15 +21,17 @@ absl::Status CheckTensor(std::string_view op, std::string_view name,
                          const Tensor& t, int ndim,
                          std::initializer_list<DType> dtypes) {
   if (!t.defined()) return Error(op, name, "is required", t);
-  if (t.ndim != ndim)
+  if (t.ndim != ndim) {
     return Error(op, name, absl::StrCat("must have ", ndim, " dims"), t);
+  }
   for (int i = 0; i < t.ndim; ++i) {
     if (t.shape[i] < 0) return Error(op, name, "has a negative dim", t);
   }
   if (std::find(dtypes.begin(), dtypes.end(), t.dtype) == dtypes.end()) {
     std::string names;
-    for (DType d : dtypes)
+    for (DType d : dtypes) {
       absl::StrAppend(&names, names.empty() ? "" : "/", DTypeName(d));
+    }
     return Error(op, name, absl::StrCat("must be ", names), t);
   }
   return absl::OkStatus();
@@ -103,14 +105,16 @@ void ConvertElements(const void* src, DType src_dtype, void* dst,
     }
     case DType::kBF16: {
       auto* out = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i)
+      for (int64_t i = 0; i < n; ++i) {
         out[i] = F32ToBf16(LoadAsF32(src, src_dtype, i));
+      }
       return;
     }
     case DType::kF16: {
       auto* out = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i)
+      for (int64_t i = 0; i < n; ++i) {
         out[i] = F32ToF16(LoadAsF32(src, src_dtype, i));
+      }
       return;
     }
     case DType::kI32:

@@ -72,8 +72,9 @@ float Dot(const float* x, const float* y, int64_t n) {
     acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24),
                            _mm256_loadu_ps(y + i + 24), acc3);
   }
-  for (; i < n; i += 8)
+  for (; i < n; i += 8) {
     acc0 = _mm256_fmadd_ps(Load(x + i, n - i), Load(y + i, n - i), acc0);
+  }
   return Avx2HorizontalSum(
       _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
 }
@@ -107,8 +108,9 @@ float ExpShiftSum(const float* x, float shift, float* out, int64_t n) {
 
 void Scale(const float* x, float s, float* out, int64_t n) {
   const __m256 sv = _mm256_set1_ps(s);
-  for (int64_t i = 0; i < n; i += 8)
+  for (int64_t i = 0; i < n; i += 8) {
     Store(out + i, n - i, _mm256_mul_ps(Load(x + i, n - i), sv));
+  }
 }
 
 void ScaleMul(const float* x, float s, const float* w, float* out, int64_t n) {
@@ -201,16 +203,18 @@ void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
       const int64_t nh = std::min<int64_t>(4, b.heads - h0);
       const float* ph = p + h0 * p_stride;
       __m256 a[4];
-      for (int64_t h = 0; h < nh; ++h)
+      for (int64_t h = 0; h < nh; ++h) {
         a[h] = Load(acc + (h0 + h) * b.dim + d, left);
+      }
       for (int64_t t = 0; t < b.count; ++t) {
         const __m256 v = Load(b.k + t * b.k_stride + d, left);
         for (int64_t h = 0; h < nh; ++h) {
           a[h] = _mm256_fmadd_ps(_mm256_set1_ps(ph[h * p_stride + t]), v, a[h]);
         }
       }
-      for (int64_t h = 0; h < nh; ++h)
+      for (int64_t h = 0; h < nh; ++h) {
         Store(acc + (h0 + h) * b.dim + d, left, a[h]);
+      }
     }
   }
 }

@@ -78,9 +78,10 @@ float Max(const float* x, int64_t n) {
     m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
     m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
   }
-  for (; i < n; i += 16)
+  for (; i < n; i += 16) {
     m0 = _mm512_max_ps(m0,
                        _mm512_mask_loadu_ps(neg_inf, TailMask(n - i), x + i));
+  }
   return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
@@ -164,8 +165,9 @@ int64_t Argmax(const float* x, int64_t n) {
   const __m512 best =
       _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
   for (i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i);
     const __mmask16 eq = _mm512_mask_cmp_ps_mask(
-        TailMask(n - i), _mm512_loadu_ps(x + i), best, _CMP_EQ_OQ);
+        m, _mm512_maskz_loadu_ps(m, x + i), best, _CMP_EQ_OQ);
     if (eq != 0) return i + __builtin_ctz(eq);
   }
   return 0;

@@ -51,8 +51,9 @@ void AddVec(const float* a, const float* b, float* out, int64_t n) {
 }
 
 void SiluMul(const float* g, const float* u, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
     out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  }
 }
 
 int64_t Argmax(const float* x, int64_t n) {

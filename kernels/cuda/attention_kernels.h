@@ -15,12 +15,13 @@ struct AttentionGeometry {
   const void* q;        // [num_rows, num_heads, head_dim] bf16.
   const void* k_cache;  // bf16, 16-byte aligned.
   const void* v_cache;
-  void* out;  // [num_rows, num_heads, head_dim] bf16.
+  void* out;                       // [num_rows, num_heads, head_dim] bf16.
   const int32_t* block_tables;     // [num_seqs, max_blocks].
   const int32_t* query_start_loc;  // [num_seqs + 1].
   const int32_t* seq_lens;         // [num_seqs].
   int64_t num_rows;
-  int num_seqs, num_heads, num_kv_heads, head_dim, block_size, max_blocks, num_blocks;
+  int num_seqs, num_heads, num_kv_heads, head_dim, block_size, max_blocks,
+      num_blocks;
   float scale;
 };
 
@@ -41,8 +42,10 @@ struct RowAttentionLaunch {
   float* partial_ml;   // [num_rows, num_heads, num_splits, 2].
 };
 // Floats of scratch (partial_out + partial_ml) a launch needs; 0 for 1 split.
-int64_t RowAttentionScratchFloats(int64_t num_rows, int num_heads, int num_splits, int head_dim);
-cudaError_t LaunchRowAttention(const RowAttentionLaunch& p, cudaStream_t stream);
+int64_t RowAttentionScratchFloats(int64_t num_rows, int num_heads,
+                                  int num_splits, int head_dim);
+cudaError_t LaunchRowAttention(const RowAttentionLaunch& p,
+                               cudaStream_t stream);
 
 // Causal flash attention (prefill and mixed batches) with bf16 tensor cores
 // (WMMA 16x16x16, f32 accumulation, online softmax in f32): one block per
@@ -56,6 +59,7 @@ struct FlashAttentionLaunch {
   int max_query_len;  // Upper bound on any query_len (launch sizing).
 };
 bool FlashAttentionSupported(int head_dim, int group);
-cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p, cudaStream_t stream);
+cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p,
+                                 cudaStream_t stream);
 
 }  // namespace infernum::kernels::cuda

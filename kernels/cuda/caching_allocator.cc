@@ -14,7 +14,8 @@ namespace {
 constexpr size_t kMinBlock = 512;
 constexpr size_t kSmallLimit = 1 << 20;
 constexpr size_t kLargeGranule = 2 << 20;
-constexpr size_t kMaxRequest = size_t{1} << 46;  // Keeps RoundSize from overflowing.
+constexpr size_t kMaxRequest = size_t{1}
+                               << 46;  // Keeps RoundSize from overflowing.
 
 }  // namespace
 
@@ -39,7 +40,8 @@ CachingAllocator::~CachingAllocator() {
 
 absl::StatusOr<DeviceBuffer> CachingAllocator::Allocate(size_t bytes) {
   if (bytes > kMaxRequest) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", bytes, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate ", bytes, " bytes"));
   }
   const size_t size = RoundSize(bytes);
   std::lock_guard<std::mutex> lock(mu_);
@@ -49,7 +51,8 @@ absl::StatusOr<DeviceBuffer> CachingAllocator::Allocate(size_t bytes) {
     it->second.pop_back();
     stats_.cached_bytes -= size;
     stats_.allocated_bytes += size;
-    stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
+    stats_.peak_allocated_bytes =
+        std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
     ++stats_.num_cache_hits;
     return DeviceBuffer(this, ptr, bytes);
   }
@@ -68,7 +71,8 @@ absl::StatusOr<DeviceBuffer> CachingAllocator::Allocate(size_t bytes) {
   }
   ++stats_.num_device_allocs;
   stats_.allocated_bytes += size;
-  stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
+  stats_.peak_allocated_bytes =
+      std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
   return DeviceBuffer(this, ptr, bytes);
 }
 
@@ -91,7 +95,8 @@ absl::Status CachingAllocator::ReleaseCachedLocked() {
   for (auto& [size, blocks] : free_) {
     for (void* ptr : blocks) {
       const cudaError_t err = cudaFree(ptr);
-      if (err != cudaSuccess && status.ok()) status = CudaStatus(err, "cudaFree");
+      if (err != cudaSuccess && status.ok())
+        status = CudaStatus(err, "cudaFree");
       stats_.cached_bytes -= size;
     }
     blocks.clear();
@@ -112,9 +117,11 @@ size_t CachingAllocator::cached_bytes() const {
 
 absl::StatusOr<DeviceBuffer> PinnedHostAllocator::Allocate(size_t bytes) {
   void* ptr = nullptr;
-  const cudaError_t err = cudaHostAlloc(&ptr, std::max<size_t>(bytes, 1), cudaHostAllocDefault);
+  const cudaError_t err =
+      cudaHostAlloc(&ptr, std::max<size_t>(bytes, 1), cudaHostAllocDefault);
   if (err != cudaSuccess) {
-    const absl::Status status = CudaStatus(err, absl::StrCat("cudaHostAlloc of ", bytes, " bytes"));
+    const absl::Status status =
+        CudaStatus(err, absl::StrCat("cudaHostAlloc of ", bytes, " bytes"));
     return absl::ResourceExhaustedError(status.message());
   }
   return DeviceBuffer(this, ptr, bytes);

@@ -28,8 +28,8 @@ struct CublasGemmArgs {
 class CublasGemm {
  public:
   // `workspace` (device memory of workspace_bytes) must outlive this object.
-  static absl::StatusOr<std::unique_ptr<CublasGemm>> Create(void* workspace,
-                                                            size_t workspace_bytes);
+  static absl::StatusOr<std::unique_ptr<CublasGemm>> Create(
+      void* workspace, size_t workspace_bytes);
   ~CublasGemm();
   CublasGemm(const CublasGemm&) = delete;
   CublasGemm& operator=(const CublasGemm&) = delete;

@@ -22,45 +22,53 @@ absl::Status CheckAttention(const PagedAttentionParams& p) {
   RETURN_IF_ERROR(CheckTensor(kOp, "q", p.q, 3, {kBF16}));
   RETURN_IF_ERROR(CheckTensor(kOp, "k_cache", p.k_cache, 4, {kBF16}));
   RETURN_IF_ERROR(CheckTensor(kOp, "v_cache", p.v_cache, 4, {kBF16}));
-  RETURN_IF_ERROR(CheckSameShape(kOp, "k_cache", p.k_cache, "v_cache", p.v_cache));
+  RETURN_IF_ERROR(
+      CheckSameShape(kOp, "k_cache", p.k_cache, "v_cache", p.v_cache));
   RETURN_IF_ERROR(CheckTensor(kOp, "block_tables", p.block_tables, 2, {kI32}));
-  RETURN_IF_ERROR(CheckTensor(kOp, "query_start_loc", p.query_start_loc, 1, {kI32}));
+  RETURN_IF_ERROR(
+      CheckTensor(kOp, "query_start_loc", p.query_start_loc, 1, {kI32}));
   RETURN_IF_ERROR(CheckTensor(kOp, "seq_lens", p.seq_lens, 1, {kI32}));
   RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 3, {kBF16}));
   RETURN_IF_ERROR(CheckSameShape(kOp, "q", p.q, "out", p.out));
   RETURN_IF_ERROR(CheckNoAlias(kOp, "q", p.q, "out", p.out));
-  if (p.num_seqs < 0) return absl::InvalidArgumentError("PagedAttention: num_seqs < 0");
+  if (p.num_seqs < 0)
+    return absl::InvalidArgumentError("PagedAttention: num_seqs < 0");
   RETURN_IF_ERROR(CheckDim(kOp, "seq_lens", p.seq_lens, 0, p.num_seqs));
-  RETURN_IF_ERROR(CheckDim(kOp, "query_start_loc", p.query_start_loc, 0, p.num_seqs + 1));
+  RETURN_IF_ERROR(
+      CheckDim(kOp, "query_start_loc", p.query_start_loc, 0, p.num_seqs + 1));
   RETURN_IF_ERROR(CheckDim(kOp, "block_tables", p.block_tables, 0, p.num_seqs));
   RETURN_IF_ERROR(CheckDim(kOp, "k_cache", p.k_cache, 3, p.q.dim(2)));
   const int64_t nh = p.q.dim(1), nkv = p.k_cache.dim(2), hd = p.q.dim(2);
   if (nkv == 0 || nh % nkv != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("PagedAttention: ", nh,
-                                                   " query heads are not a multiple of ", nkv,
-                                                   " kv heads"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PagedAttention: ", nh,
+                     " query heads are not a multiple of ", nkv, " kv heads"));
   }
-  if (p.k_cache.dim(1) == 0) return absl::InvalidArgumentError("PagedAttention: block_size 0");
+  if (p.k_cache.dim(1) == 0)
+    return absl::InvalidArgumentError("PagedAttention: block_size 0");
   if (hd % 8 != 0 || hd > 256) {
     return absl::UnimplementedError(absl::StrCat(
         "PagedAttention on cuda needs head_dim % 8 == 0 and <= 256, got ", hd));
   }
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"q", &p.q},
-                                {"k_cache", &p.k_cache},
-                                {"v_cache", &p.v_cache},
-                                {"out", &p.out}}) {
+  for (const auto& [name, t] :
+       {std::pair<const char*, const Tensor*>{"q", &p.q},
+        {"k_cache", &p.k_cache},
+        {"v_cache", &p.v_cache},
+        {"out", &p.out}}) {
     RETURN_IF_ERROR(CheckAligned(kOp, name, *t, 16));
   }
   if (p.q.dim(0) > 0x7fffffff || p.num_seqs > 65535 || nkv > 65535 ||
       p.k_cache.dim(0) > 0x7fffffff || p.block_tables.dim(1) > 0x7fffffff) {
-    return absl::UnimplementedError("PagedAttention on cuda: dimensions too large");
+    return absl::UnimplementedError(
+        "PagedAttention on cuda: dimensions too large");
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p, Stream* stream) {
+absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
+                                             Stream* stream) {
   RETURN_IF_ERROR(CheckAttention(p));
   const int64_t n = p.q.dim(0);
   if (n == 0) return absl::OkStatus();
@@ -84,25 +92,33 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p, Stre
   const cudaStream_t s = native(stream);
   if (g.num_blocks == 0 || p.block_tables.dim(1) == 0 || p.num_seqs == 0) {
     // No context anywhere: every row is zero.
-    return CudaStatus(LaunchZeroTailRows({p.out.data, 2, n, g.num_heads * g.head_dim,
-                                          g.query_start_loc}, s),
-                      "PagedAttention");
+    return CudaStatus(
+        LaunchZeroTailRows(
+            {p.out.data, 2, n, g.num_heads * g.head_dim, g.query_start_loc}, s),
+        "PagedAttention");
   }
   // Host bounds (0 = unknown: fall back to what the shapes allow).
   const int64_t table_span = static_cast<int64_t>(g.max_blocks) * g.block_size;
-  const int max_q = static_cast<int>(p.max_query_len > 0 ? std::min<int64_t>(p.max_query_len, n) : n);
-  const int64_t max_ctx = p.max_seq_len > 0 ? std::min<int64_t>(p.max_seq_len, table_span)
-                                            : table_span;
+  const int max_q = static_cast<int>(
+      p.max_query_len > 0 ? std::min<int64_t>(p.max_query_len, n) : n);
+  const int64_t max_ctx = p.max_seq_len > 0
+                              ? std::min<int64_t>(p.max_seq_len, table_span)
+                              : table_span;
   const int group = g.num_heads / g.num_kv_heads;
   AttentionKernel kernel = attention_kernel_;
   if (kernel == AttentionKernel::kAuto) {
-    kernel = max_q <= 1 ? AttentionKernel::kRowParallel : AttentionKernel::kFlash;
+    kernel =
+        max_q <= 1 ? AttentionKernel::kRowParallel : AttentionKernel::kFlash;
   }
-  if (kernel == AttentionKernel::kFlash && FlashAttentionSupported(g.head_dim, group)) {
-    RETURN_IF_ERROR(CudaStatus(LaunchFlashAttention({g, max_q}, s), "PagedAttention (flash)"));
-    return CudaStatus(LaunchZeroTailRows({p.out.data, 2, n, g.num_heads * g.head_dim,
-                                          g.query_start_loc + p.num_seqs}, s),
-                      "PagedAttention (zero tail)");
+  if (kernel == AttentionKernel::kFlash &&
+      FlashAttentionSupported(g.head_dim, group)) {
+    RETURN_IF_ERROR(CudaStatus(LaunchFlashAttention({g, max_q}, s),
+                               "PagedAttention (flash)"));
+    return CudaStatus(
+        LaunchZeroTailRows({p.out.data, 2, n, g.num_heads * g.head_dim,
+                            g.query_start_loc + p.num_seqs},
+                           s),
+        "PagedAttention (zero tail)");
   }
   // Split-K: enough blocks to fill the GPU twice over, splits of whole
   // granules, and none at all when the rows alone fill it.
@@ -115,14 +131,17 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p, Stre
                                (max_ctx + kSplitGranule - 1) / kSplitGranule);
   }
   int64_t split_size = (max_ctx + splits - 1) / splits;
-  split_size = std::max<int64_t>(kSplitGranule, (split_size + kSplitGranule - 1) /
-                                                    kSplitGranule * kSplitGranule);
+  split_size =
+      std::max<int64_t>(kSplitGranule, (split_size + kSplitGranule - 1) /
+                                           kSplitGranule * kSplitGranule);
   splits = std::max<int64_t>(1, (max_ctx + split_size - 1) / split_size);
   l.num_splits = static_cast<int>(std::min<int64_t>(splits, 65535));
   l.split_size = static_cast<int>(std::min<int64_t>(split_size, 0x7fffffff));
-  const int64_t floats = RowAttentionScratchFloats(n, g.num_heads, l.num_splits, g.head_dim);
+  const int64_t floats =
+      RowAttentionScratchFloats(n, g.num_heads, l.num_splits, g.head_dim);
   if (floats > 0) {
-    ASSIGN_OR_RETURN(void* scratch, Scratch(ScratchSlot::kAttention, floats * sizeof(float)));
+    ASSIGN_OR_RETURN(void* scratch, Scratch(ScratchSlot::kAttention, s,
+                                            floats * sizeof(float)));
     l.partial_out = static_cast<float*>(scratch);
     l.partial_ml = l.partial_out + n * g.num_heads * l.num_splits * g.head_dim;
   }

@@ -57,18 +57,34 @@ class CudaAttentionTest : public CudaVsCpuTest {
     const auto kc = Random(c.num_blocks * c.bs * c.nkv * c.hd, -2, 2);
     const auto vc = Random(c.num_blocks * c.bs * c.nkv * c.hd);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
-    const std::initializer_list<int64_t> cache_dims = {c.num_blocks, c.bs, c.nkv, c.hd};
-    PagedAttentionParams g{Gpu(q, kBF16, {n, c.nh, c.hd}), Gpu(kc, kBF16, cache_dims),
-                           Gpu(vc, kBF16, cache_dims), GpuI32(tables, {num_seqs, max_blocks}),
-                           GpuI32(qsl, {num_seqs + 1}), GpuI32(seq_lens, {num_seqs}),
-                           GpuPoisoned(kBF16, {n, c.nh, c.hd}), scale, num_seqs, max_q, max_len};
+    const std::initializer_list<int64_t> cache_dims = {c.num_blocks, c.bs,
+                                                       c.nkv, c.hd};
+    PagedAttentionParams g{Gpu(q, kBF16, {n, c.nh, c.hd}),
+                           Gpu(kc, kBF16, cache_dims),
+                           Gpu(vc, kBF16, cache_dims),
+                           GpuI32(tables, {num_seqs, max_blocks}),
+                           GpuI32(qsl, {num_seqs + 1}),
+                           GpuI32(seq_lens, {num_seqs}),
+                           GpuPoisoned(kBF16, {n, c.nh, c.hd}),
+                           scale,
+                           num_seqs,
+                           max_q,
+                           max_len};
     // The CPU reference covers only the owned rows (it zeroes the rest too).
-    PagedAttentionParams r{Cpu(q, {n, c.nh, c.hd}), Cpu(kc, cache_dims), Cpu(vc, cache_dims),
-                           CpuI32(tables, {num_seqs, max_blocks}), CpuI32(qsl, {num_seqs + 1}),
-                           CpuI32(seq_lens, {num_seqs}), CpuPoisoned({n, c.nh, c.hd}), scale,
-                           num_seqs, max_q, max_len};
-    const std::string what = absl::StrCat("kernel=", static_cast<int>(kernel), " nh=", c.nh,
-                                          " nkv=", c.nkv, " hd=", c.hd, " bs=", c.bs);
+    PagedAttentionParams r{Cpu(q, {n, c.nh, c.hd}),
+                           Cpu(kc, cache_dims),
+                           Cpu(vc, cache_dims),
+                           CpuI32(tables, {num_seqs, max_blocks}),
+                           CpuI32(qsl, {num_seqs + 1}),
+                           CpuI32(seq_lens, {num_seqs}),
+                           CpuPoisoned({n, c.nh, c.hd}),
+                           scale,
+                           num_seqs,
+                           max_q,
+                           max_len};
+    const std::string what =
+        absl::StrCat("kernel=", static_cast<int>(kernel), " nh=", c.nh,
+                     " nkv=", c.nkv, " hd=", c.hd, " bs=", c.bs);
     ASSERT_TRUE(gpu().PagedAttention(g, gs()).ok()) << what;
     ASSERT_TRUE(cpu().PagedAttention(r, cs()).ok()) << what;
     ExpectNear(Down(g.out), CpuDown(r.out), 2e-2, what);
@@ -76,7 +92,8 @@ class CudaAttentionTest : public CudaVsCpuTest {
 
   void CheckAllKernels(const AttnCase& c) {
     for (AttentionKernel k :
-         {AttentionKernel::kAuto, AttentionKernel::kRowParallel, AttentionKernel::kFlash}) {
+         {AttentionKernel::kAuto, AttentionKernel::kRowParallel,
+          AttentionKernel::kFlash}) {
       Check(c, k);
       if (HasFatalFailure()) return;
     }
@@ -84,19 +101,23 @@ class CudaAttentionTest : public CudaVsCpuTest {
 };
 
 TEST_F(CudaAttentionTest, GqaMixedPrefillDecodeAndChunkedPrefill) {
-  CheckAllKernels({8, 2, 64, 16, 40, {{37, 37}, {1, 100}, {20, 50}, {1, 1}, {5, 5}}, 3});
-  CheckAllKernels({32, 8, 128, 16, 64, {{70, 70}, {1, 300}, {33, 129}, {1, 17}}});
+  CheckAllKernels(
+      {8, 2, 64, 16, 40, {{37, 37}, {1, 100}, {20, 50}, {1, 1}, {5, 5}}, 3});
+  CheckAllKernels(
+      {32, 8, 128, 16, 64, {{70, 70}, {1, 300}, {33, 129}, {1, 17}}});
 }
 
 TEST_F(CudaAttentionTest, MhaMqaAndOddBlockSizes) {
   CheckAllKernels({4, 4, 64, 3, 60, {{3, 3}, {1, 9}, {65, 70}}});
-  CheckAllKernels({8, 1, 128, 32, 24, {{1, 300}, {65, 65}, {1, 33}, {16, 180}}});
+  CheckAllKernels(
+      {8, 1, 128, 32, 24, {{1, 300}, {65, 65}, {1, 33}, {16, 180}}});
   CheckAllKernels({16, 2, 128, 1, 400, {{40, 40}, {1, 120}}});  // block_size 1.
 }
 
 TEST_F(CudaAttentionTest, RowKernelOtherHeadDims) {
   for (int64_t hd : {8, 96}) {  // No flash kernel for these: row kernel.
-    Check({6, 2, hd, 16, 60, {{9, 30}, {1, 200}, {1, 5}}}, AttentionKernel::kAuto);
+    Check({6, 2, hd, 16, 60, {{9, 30}, {1, 200}, {1, 5}}},
+          AttentionKernel::kAuto);
   }
 }
 
@@ -106,19 +127,29 @@ TEST_F(CudaAttentionTest, DecodeBatchesAndLongContexts) {
   Check({6, 2, 32, 16, 120, seqs}, AttentionKernel::kAuto);
   // One sequence, long context: many splits and the reduce kernel.
   Check({32, 8, 128, 16, 600, {{1, 9000}}}, AttentionKernel::kAuto);
-  Check({64, 8, 128, 16, 600, {{1, 4000}, {1, 5000}}}, AttentionKernel::kAuto);  // group 8.
-  Check({32, 2, 128, 16, 300, {{1, 2100}, {1, 7}}}, AttentionKernel::kAuto);    // group 16.
+  Check({64, 8, 128, 16, 600, {{1, 4000}, {1, 5000}}},
+        AttentionKernel::kAuto);  // group 8.
+  Check({32, 2, 128, 16, 300, {{1, 2100}, {1, 7}}},
+        AttentionKernel::kAuto);  // group 16.
 }
 
 TEST_F(CudaAttentionTest, PaddedDecodeRowsAreZero) {
   // Graph-style padding: seq_len 0 rows and unowned rows produce zeros.
   const int64_t nh = 8, nkv = 2, hd = 64, bs = 16, blocks = 4;
-  const std::vector<int32_t> qsl = {0, 1, 2, 3}, seq_lens = {20, 0, 0}, tables(3 * 2, 1);
-  PagedAttentionParams g{Gpu(Random(5 * nh * hd), kBF16, {5, nh, hd}),
-                         Gpu(Random(blocks * bs * nkv * hd), kBF16, {blocks, bs, nkv, hd}),
-                         Gpu(Random(blocks * bs * nkv * hd), kBF16, {blocks, bs, nkv, hd}),
-                         GpuI32(tables, {3, 2}), GpuI32(qsl, {4}), GpuI32(seq_lens, {3}),
-                         GpuPoisoned(kBF16, {5, nh, hd}), 0.125f, 3, 1, 32};
+  const std::vector<int32_t> qsl = {0, 1, 2, 3}, seq_lens = {20, 0, 0},
+                             tables(3 * 2, 1);
+  PagedAttentionParams g{
+      Gpu(Random(5 * nh * hd), kBF16, {5, nh, hd}),
+      Gpu(Random(blocks * bs * nkv * hd), kBF16, {blocks, bs, nkv, hd}),
+      Gpu(Random(blocks * bs * nkv * hd), kBF16, {blocks, bs, nkv, hd}),
+      GpuI32(tables, {3, 2}),
+      GpuI32(qsl, {4}),
+      GpuI32(seq_lens, {3}),
+      GpuPoisoned(kBF16, {5, nh, hd}),
+      0.125f,
+      3,
+      1,
+      32};
   ASSERT_TRUE(gpu().PagedAttention(g, gs()).ok());
   const auto out = Down(g.out);
   for (int64_t i = nh * hd; i < 5 * nh * hd; ++i) ASSERT_EQ(out[i], 0.0f) << i;
@@ -134,12 +165,16 @@ TEST_F(CudaAttentionTest, RejectsBadShapes) {
   p.seq_lens = GpuI32({3}, {1});
   p.out = GpuPoisoned(kBF16, {2, 6, 8});
   p.num_seqs = 1;
-  EXPECT_EQ(gpu().PagedAttention(p, gs()).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gpu().PagedAttention(p, gs()).code(),
+            absl::StatusCode::kInvalidArgument);
   p.k_cache = p.v_cache = GpuPoisoned(kBF16, {4, 2, 3, 8});
-  EXPECT_TRUE(gpu().PagedAttention(p, gs()).ok());  // Host bounds unknown (0): still fine.
+  EXPECT_TRUE(gpu()
+                  .PagedAttention(p, gs())
+                  .ok());  // Host bounds unknown (0): still fine.
   p.q = p.out = GpuPoisoned(kBF16, {2, 6, 12});
   p.k_cache = p.v_cache = GpuPoisoned(kBF16, {4, 2, 3, 12});
-  EXPECT_EQ(gpu().PagedAttention(p, gs()).code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(gpu().PagedAttention(p, gs()).code(),
+            absl::StatusCode::kUnimplemented);
 }
 
 }  // namespace

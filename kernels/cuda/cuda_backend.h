@@ -37,12 +37,12 @@ class Event {
 };
 
 struct CudaAllocatorStats {
-  size_t allocated_bytes = 0;       // Held by live DeviceBuffers (rounded sizes).
+  size_t allocated_bytes = 0;  // Held by live DeviceBuffers (rounded sizes).
   size_t peak_allocated_bytes = 0;
-  size_t cached_bytes = 0;          // Free blocks kept for reuse.
-  int64_t num_device_allocs = 0;    // cudaMalloc calls that succeeded.
+  size_t cached_bytes = 0;        // Free blocks kept for reuse.
+  int64_t num_device_allocs = 0;  // cudaMalloc calls that succeeded.
   int64_t num_cache_hits = 0;
-  int64_t num_oom_retries = 0;      // Cache flushes forced by cudaMalloc failing.
+  int64_t num_oom_retries = 0;  // Cache flushes forced by cudaMalloc failing.
 };
 
 // Rope (ops.h RopeParams) followed by WriteKvCache (WriteKvCacheParams) in
@@ -50,12 +50,12 @@ struct CudaAllocatorStats {
 // of token i are written to slot slot_mapping[i] (skipped when negative).
 // Same shapes and dtypes as the two ops.
 struct RopeWriteKvCacheParams {
-  Tensor q;             // [n, nh, hd] bf16, in place.
-  Tensor k;             // [n, nkv, hd] bf16, in place.
-  Tensor v;             // [n, nkv, hd] bf16.
-  Tensor positions;     // [n] i32.
-  Tensor inv_freq;      // [hd/2] f32.
-  Tensor k_cache;       // [num_blocks, block_size, nkv, hd] bf16.
+  Tensor q;          // [n, nh, hd] bf16, in place.
+  Tensor k;          // [n, nkv, hd] bf16, in place.
+  Tensor v;          // [n, nkv, hd] bf16.
+  Tensor positions;  // [n] i32.
+  Tensor inv_freq;   // [hd/2] f32.
+  Tensor k_cache;    // [num_blocks, block_size, nkv, hd] bf16.
   Tensor v_cache;
   Tensor slot_mapping;  // [n] i32.
 };
@@ -70,7 +70,8 @@ enum class AttentionKernel { kAuto, kRowParallel, kFlash };
 class CudaBackend : public Backend {
  public:
   // Fused RoPE + KV-cache write (see RopeWriteKvCacheParams).
-  virtual absl::Status RopeWriteKvCache(const RopeWriteKvCacheParams& p, Stream* stream) = 0;
+  virtual absl::Status RopeWriteKvCache(const RopeWriteKvCacheParams& p,
+                                        Stream* stream) = 0;
 
   // Samples one token per row on the device (gpu_sampling.h). Enqueues on
   // `stream`, then synchronizes it and returns host results. InvalidArgument
@@ -102,7 +103,8 @@ class CudaBackend : public Backend {
 // Creates the CUDA backend on options.device_index. Unavailable when no
 // usable device is present (no driver, no GPU, index out of range, or a GPU
 // older than compute capability 8.0); never crashes.
-absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions& options);
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(
+    const BackendOptions& options);
 
 // `backend` as a CudaBackend, or nullptr when it is another backend.
 CudaBackend* AsCudaBackend(Backend* backend);

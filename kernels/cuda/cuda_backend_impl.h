@@ -6,10 +6,12 @@
 
 #include <cuda_runtime_api.h>
 
-#include <array>
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/caching_allocator.h"
@@ -43,7 +45,8 @@ enum class ScratchSlot { kAttention = 0, kSamplingWork, kSamplingIo, kCount };
 
 class CudaBackendImpl final : public CudaBackend {
  public:
-  static absl::StatusOr<std::unique_ptr<CudaBackendImpl>> Create(const BackendOptions& options);
+  static absl::StatusOr<std::unique_ptr<CudaBackendImpl>> Create(
+      const BackendOptions& options);
   ~CudaBackendImpl() override;
 
   DeviceType device_type() const override { return DeviceType::kCuda; }
@@ -55,10 +58,14 @@ class CudaBackendImpl final : public CudaBackend {
   absl::StatusOr<std::unique_ptr<Stream>> CreateStream() override;
   absl::Status Synchronize(Stream* stream) override;
   absl::StatusOr<size_t> FreeMemory() override;
-  absl::Status CopyToDevice(void* dst, const void* src, size_t bytes, Stream* stream) override;
-  absl::Status CopyToHost(void* dst, const void* src, size_t bytes, Stream* stream) override;
-  absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes, Stream* stream) override;
-  absl::Status Memset(void* dst, int value, size_t bytes, Stream* stream) override;
+  absl::Status CopyToDevice(void* dst, const void* src, size_t bytes,
+                            Stream* stream) override;
+  absl::Status CopyToHost(void* dst, const void* src, size_t bytes,
+                          Stream* stream) override;
+  absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes,
+                            Stream* stream) override;
+  absl::Status Memset(void* dst, int value, size_t bytes,
+                      Stream* stream) override;
 
   absl::Status Embedding(const EmbeddingParams& p, Stream* stream) override;
   absl::Status RmsNorm(const RmsNormParams& p, Stream* stream) override;
@@ -66,31 +73,43 @@ class CudaBackendImpl final : public CudaBackend {
   absl::Status Matmul(const MatmulParams& p, Stream* stream) override;
   absl::Status SiluMul(const SiluMulParams& p, Stream* stream) override;
   absl::Status Add(const AddParams& p, Stream* stream) override;
-  absl::Status WriteKvCache(const WriteKvCacheParams& p, Stream* stream) override;
-  absl::Status PagedAttention(const PagedAttentionParams& p, Stream* stream) override;
+  absl::Status WriteKvCache(const WriteKvCacheParams& p,
+                            Stream* stream) override;
+  absl::Status PagedAttention(const PagedAttentionParams& p,
+                              Stream* stream) override;
   absl::Status Argmax(const ArgmaxParams& p, Stream* stream) override;
   absl::Status Softmax(const SoftmaxParams& p, Stream* stream) override;
   absl::Status Cast(const CastParams& p, Stream* stream) override;
 
-  absl::Status RopeWriteKvCache(const RopeWriteKvCacheParams& p, Stream* stream) override;
-  absl::StatusOr<GpuSamplingResult> Sample(const GpuSamplingInputs& in, Stream* stream) override;
+  absl::Status RopeWriteKvCache(const RopeWriteKvCacheParams& p,
+                                Stream* stream) override;
+  absl::StatusOr<GpuSamplingResult> Sample(const GpuSamplingInputs& in,
+                                           Stream* stream) override;
   absl::StatusOr<std::unique_ptr<Event>> CreateEvent() override;
   absl::Status RecordEvent(Event* event, Stream* stream) override;
   absl::Status WaitEvent(Stream* stream, Event* event) override;
   absl::Status SynchronizeEvent(Event* event) override;
   absl::StatusOr<float> ElapsedMs(Event* start, Event* end) override;
   absl::StatusOr<DeviceBuffer> AllocatePinnedHost(size_t bytes) override;
-  CudaAllocatorStats allocator_stats() const override { return allocator_.stats(); }
+  CudaAllocatorStats allocator_stats() const override {
+    return allocator_.stats();
+  }
   absl::Status ReleaseCachedMemory() override;
-  void set_attention_kernel(AttentionKernel kernel) override { attention_kernel_ = kernel; }
+  void set_attention_kernel(AttentionKernel kernel) override {
+    attention_kernel_ = kernel;
+  }
   int num_sms() const override { return num_sms_; }
   int device_index() const override { return device_; }
 
   // --- internal ---
   // The CUDA stream behind `stream` (which must come from this backend;
-  // null means the default stream).
+  // null means the default stream). Also makes this backend's device current
+  // on the calling thread (every op passes through here).
   cudaStream_t native(Stream* stream) const {
-    return static_cast<CudaStream*>(stream != nullptr ? stream : default_stream_.get())->get();
+    Activate().IgnoreError();
+    return static_cast<CudaStream*>(stream != nullptr ? stream
+                                                      : default_stream_.get())
+        ->get();
   }
   // Makes this backend's device current on the calling thread.
   absl::Status Activate() const;
@@ -98,10 +117,12 @@ class CudaBackendImpl final : public CudaBackend {
   // Synchronize and Sample then fail with FailedPrecondition.
   void set_capturing(bool capturing) { capturing_ = capturing; }
   bool capturing() const { return capturing_; }
-  // A device buffer of >= bytes for `slot`. Growing allocates a new buffer
-  // and retires the old one (kept alive until destruction, since in-flight
-  // work or captured graphs may still use it).
-  absl::StatusOr<void*> Scratch(ScratchSlot slot, size_t bytes);
+  // A device buffer of >= bytes for (`slot`, `stream`): streams never share
+  // scratch. Growing allocates a new buffer; the old kAttention buffer is
+  // retired (kept until destruction: in-flight work or captured graphs may
+  // still use it), the others are freed (their users synchronize).
+  absl::StatusOr<void*> Scratch(ScratchSlot slot, cudaStream_t stream,
+                                size_t bytes);
 
  private:
   explicit CudaBackendImpl(int device) : device_(device) {}
@@ -118,7 +139,8 @@ class CudaBackendImpl final : public CudaBackend {
   std::unique_ptr<CudaStream> default_stream_;
   DeviceBuffer gemm_workspace_;
   std::unique_ptr<CublasGemm> gemm_;
-  std::array<DeviceBuffer, static_cast<int>(ScratchSlot::kCount)> scratch_;
+  std::mutex scratch_mu_;
+  std::map<std::pair<int, cudaStream_t>, DeviceBuffer> scratch_;
   std::vector<DeviceBuffer> retired_;
   DeviceBuffer staging_;  // Pinned, for Sample's inputs and outputs.
   std::atomic<bool> capturing_{false};

@@ -19,7 +19,8 @@
 namespace infernum::kernels {
 namespace {
 
-constexpr int kH = 4096, kHeads = 32, kKvHeads = 8, kHd = 128, kFfn = 14336, kVocab = 128256;
+constexpr int kH = 4096, kHeads = 32, kKvHeads = 8, kHd = 128, kFfn = 14336,
+              kVocab = 128256;
 constexpr int kBlock = 16;
 
 void Must(const absl::Status& s, const char* what) {
@@ -53,7 +54,8 @@ class Bench {
   }
 
   // A device tensor of random small values (f32 generated, stored as dtype).
-  Tensor Rand(DType dtype, std::initializer_list<int64_t> dims, float lo = -1, float hi = 1) {
+  Tensor Rand(DType dtype, std::initializer_list<int64_t> dims, float lo = -1,
+              float hi = 1) {
     Tensor shape(nullptr, dtype, dims);
     buffers_.push_back(Must(b_.Allocate(shape.nbytes()), "alloc"));
     Tensor t(buffers_.back().data(), dtype, dims);
@@ -73,7 +75,8 @@ class Bench {
     Must(b_.CopyToDevice(t.data, src, t.nbytes(), s()), "upload");
     return t;
   }
-  Tensor Ints(const std::vector<int32_t>& v, std::initializer_list<int64_t> dims) {
+  Tensor Ints(const std::vector<int32_t>& v,
+              std::initializer_list<int64_t> dims) {
     buffers_.push_back(Must(b_.Allocate(v.size() * 4), "alloc"));
     Tensor t(buffers_.back().data(), DType::kI32, dims);
     Must(b_.CopyToDevice(t.data, v.data(), v.size() * 4, s()), "upload");
@@ -97,7 +100,7 @@ class Bench {
 };
 
 struct Peaks {
-  double bandwidth;  // Bytes/s from the memory clock and bus width.
+  double bandwidth;   // Bytes/s from the memory clock and bus width.
   double bf16_flops;  // Nominal dense bf16 tensor FLOP/s (0 = unknown).
 };
 
@@ -109,7 +112,8 @@ Peaks DevicePeaks(int device) {
   cudaGetDeviceProperties(&prop, device);
   const std::string name = prop.name;
   double flops = 0;
-  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) {
+  if (name.find("H100") != std::string::npos ||
+      name.find("H200") != std::string::npos) {
     flops = name.find("PCIe") != std::string::npos ? 756e12 : 989e12;
   } else if (name.find("A100") != std::string::npos) {
     flops = 312e12;
@@ -117,16 +121,19 @@ Peaks DevicePeaks(int device) {
   return {2.0 * mem_khz * 1e3 * bus_bits / 8.0, flops};
 }
 
-void Row(const char* what, double ms, double bytes, double flops, const Peaks& p) {
+void Row(const char* what, double ms, double bytes, double flops,
+         const Peaks& p) {
   std::printf("%-44s %9.3f us", what, ms * 1e3);
   if (bytes > 0) {
     const double bw = bytes / (ms * 1e-3);
-    std::printf("  %7.1f GB/s (%4.1f%% of peak BW)", bw / 1e9, 100 * bw / p.bandwidth);
+    std::printf("  %7.1f GB/s (%4.1f%% of peak BW)", bw / 1e9,
+                100 * bw / p.bandwidth);
   }
   if (flops > 0) {
     const double f = flops / (ms * 1e-3);
     std::printf("  %7.1f TFLOP/s", f / 1e12);
-    if (p.bf16_flops > 0) std::printf(" (%4.1f%% of bf16 peak)", 100 * f / p.bf16_flops);
+    if (p.bf16_flops > 0)
+      std::printf(" (%4.1f%% of bf16 peak)", 100 * f / p.bf16_flops);
   }
   std::printf("\n");
 }
@@ -135,14 +142,18 @@ void CopyAndGemmPeaks(Bench& bench, const Peaks& p) {
   const size_t bytes = size_t{1} << 30;
   auto a = Must(bench.b().Allocate(bytes), "alloc");
   auto c = Must(bench.b().Allocate(bytes), "alloc");
-  const double ms = bench.TimeMs([&] { return bench.b().CopyOnDevice(c.data(), a.data(), bytes, bench.s()); });
+  const double ms = bench.TimeMs([&] {
+    return bench.b().CopyOnDevice(c.data(), a.data(), bytes, bench.s());
+  });
   Row("D2D copy 1 GiB (read + write)", ms, 2.0 * bytes, 0, p);
   const int64_t n = bench.quick() ? 4096 : 8192;
-  MatmulParams mm{bench.Rand(DType::kBF16, {n, n}), bench.Rand(DType::kBF16, {n, n}),
+  MatmulParams mm{bench.Rand(DType::kBF16, {n, n}),
+                  bench.Rand(DType::kBF16, {n, n}),
                   bench.Rand(DType::kBF16, {n, n})};
-  const double gemm = bench.TimeMs([&] { return bench.b().Matmul(mm, bench.s()); });
-  Row(n == 8192 ? "GEMM bf16 8192^3 (cuBLASLt)" : "GEMM bf16 4096^3 (cuBLASLt)", gemm, 0,
-      2.0 * n * n * n, p);
+  const double gemm =
+      bench.TimeMs([&] { return bench.b().Matmul(mm, bench.s()); });
+  Row(n == 8192 ? "GEMM bf16 8192^3 (cuBLASLt)" : "GEMM bf16 4096^3 (cuBLASLt)",
+      gemm, 0, 2.0 * n * n * n, p);
   bench.Release();
 }
 
@@ -150,14 +161,18 @@ void Gemv(Bench& bench, const Peaks& p) {
   struct Shape {
     const char* name;
     int64_t n, k;
-  } shapes[] = {{"qkv 4096->6144", 6144, kH},       {"o 4096->4096", kH, kH},
-                {"gate_up 4096->28672", 2 * kFfn, kH}, {"down 14336->4096", kH, kFfn},
+  } shapes[] = {{"qkv 4096->6144", 6144, kH},
+                {"o 4096->4096", kH, kH},
+                {"gate_up 4096->28672", 2 * kFfn, kH},
+                {"down 14336->4096", kH, kFfn},
                 {"lm_head 4096->128256", kVocab, kH}};
   for (int64_t m : {1, 8, 64}) {
     for (const Shape& s : shapes) {
-      MatmulParams mm{bench.Rand(DType::kBF16, {m, s.k}), bench.Rand(DType::kBF16, {s.n, s.k}),
+      MatmulParams mm{bench.Rand(DType::kBF16, {m, s.k}),
+                      bench.Rand(DType::kBF16, {s.n, s.k}),
                       bench.Rand(DType::kBF16, {m, s.n})};
-      const double ms = bench.TimeMs([&] { return bench.b().Matmul(mm, bench.s()); });
+      const double ms =
+          bench.TimeMs([&] { return bench.b().Matmul(mm, bench.s()); });
       const std::string what = "GEMV m=" + std::to_string(m) + " " + s.name;
       Row(what.c_str(), ms, 2.0 * s.n * s.k, 2.0 * m * s.n * s.k, p);
       bench.Release();
@@ -177,25 +192,28 @@ void Attention(Bench& bench, const Peaks& p, int batch, int ctx, bool prefill) {
     qsl.push_back(qsl.back() + (prefill ? ctx : 1));
     lens.push_back(ctx);
   }
-  PagedAttentionParams a{bench.Rand(DType::kBF16, {rows, kHeads, kHd}),
-                         bench.Rand(DType::kBF16, {num_blocks, kBlock, kKvHeads, kHd}),
-                         bench.Rand(DType::kBF16, {num_blocks, kBlock, kKvHeads, kHd}),
-                         bench.Ints(tables, {batch, blocks_per_seq}),
-                         bench.Ints(qsl, {batch + 1}),
-                         bench.Ints(lens, {batch}),
-                         bench.Rand(DType::kBF16, {rows, kHeads, kHd}),
-                         1.0f / std::sqrt(static_cast<float>(kHd)),
-                         batch,
-                         prefill ? ctx : 1,
-                         ctx};
-  const double ms = bench.TimeMs([&] { return bench.b().PagedAttention(a, bench.s()); });
+  PagedAttentionParams a{
+      bench.Rand(DType::kBF16, {rows, kHeads, kHd}),
+      bench.Rand(DType::kBF16, {num_blocks, kBlock, kKvHeads, kHd}),
+      bench.Rand(DType::kBF16, {num_blocks, kBlock, kKvHeads, kHd}),
+      bench.Ints(tables, {batch, blocks_per_seq}),
+      bench.Ints(qsl, {batch + 1}),
+      bench.Ints(lens, {batch}),
+      bench.Rand(DType::kBF16, {rows, kHeads, kHd}),
+      1.0f / std::sqrt(static_cast<float>(kHd)),
+      batch,
+      prefill ? ctx : 1,
+      ctx};
+  const double ms =
+      bench.TimeMs([&] { return bench.b().PagedAttention(a, bench.s()); });
   const double kv_bytes = 2.0 * batch * ctx * kKvHeads * kHd * 2;
   char what[96];
   if (prefill) {
     std::snprintf(what, sizeof(what), "prefill flash attention L=%d", ctx);
     Row(what, ms, 0, 2.0 * 2 * kHeads * kHd * double(ctx) * ctx / 2, p);
   } else {
-    std::snprintf(what, sizeof(what), "decode attention batch=%d ctx=%d", batch, ctx);
+    std::snprintf(what, sizeof(what), "decode attention batch=%d ctx=%d", batch,
+                  ctx);
     Row(what, ms, kv_bytes, 0, p);
   }
   bench.Release();
@@ -204,32 +222,41 @@ void Attention(Bench& bench, const Peaks& p, int batch, int ctx, bool prefill) {
 void Elementwise(Bench& bench, const Peaks& p) {
   for (int64_t n : {1, 256}) {
     const std::string sfx = " n=" + std::to_string(n);
-    RmsNormParams norm{bench.Rand(DType::kBF16, {n, kH}), bench.Rand(DType::kBF16, {n, kH}),
-                       bench.Rand(DType::kBF16, {kH}), bench.Rand(DType::kBF16, {n, kH})};
+    RmsNormParams norm{
+        bench.Rand(DType::kBF16, {n, kH}), bench.Rand(DType::kBF16, {n, kH}),
+        bench.Rand(DType::kBF16, {kH}), bench.Rand(DType::kBF16, {n, kH})};
     Row(("rmsnorm+residual" + sfx).c_str(),
-        bench.TimeMs([&] { return bench.b().RmsNorm(norm, bench.s()); }), 8.0 * n * kH, 0, p);
-    SiluMulParams silu{bench.Rand(DType::kBF16, {n, 2 * kFfn}), bench.Rand(DType::kBF16, {n, kFfn})};
+        bench.TimeMs([&] { return bench.b().RmsNorm(norm, bench.s()); }),
+        8.0 * n * kH, 0, p);
+    SiluMulParams silu{bench.Rand(DType::kBF16, {n, 2 * kFfn}),
+                       bench.Rand(DType::kBF16, {n, kFfn})};
     Row(("silu_mul" + sfx).c_str(),
-        bench.TimeMs([&] { return bench.b().SiluMul(silu, bench.s()); }), 6.0 * n * kFfn, 0, p);
+        bench.TimeMs([&] { return bench.b().SiluMul(silu, bench.s()); }),
+        6.0 * n * kFfn, 0, p);
     std::vector<int32_t> pos(n), slots(n);
-    for (int64_t i = 0; i < n; ++i) pos[i] = slots[i] = static_cast<int32_t>(i * 7);
-    RopeWriteKvCacheParams rope{bench.Rand(DType::kBF16, {n, kHeads, kHd}),
-                                bench.Rand(DType::kBF16, {n, kKvHeads, kHd}),
-                                bench.Rand(DType::kBF16, {n, kKvHeads, kHd}),
-                                bench.Ints(pos, {n}),
-                                bench.Rand(DType::kF32, {kHd / 2}, 0, 0.5f),
-                                bench.Rand(DType::kBF16, {2048, kBlock, kKvHeads, kHd}),
-                                bench.Rand(DType::kBF16, {2048, kBlock, kKvHeads, kHd}),
-                                bench.Ints(slots, {n})};
-    Row(("rope+kv write (fused)" + sfx).c_str(),
-        bench.TimeMs([&] { return bench.b().RopeWriteKvCache(rope, bench.s()); }),
+    for (int64_t i = 0; i < n; ++i)
+      pos[i] = slots[i] = static_cast<int32_t>(i * 7);
+    RopeWriteKvCacheParams rope{
+        bench.Rand(DType::kBF16, {n, kHeads, kHd}),
+        bench.Rand(DType::kBF16, {n, kKvHeads, kHd}),
+        bench.Rand(DType::kBF16, {n, kKvHeads, kHd}),
+        bench.Ints(pos, {n}),
+        bench.Rand(DType::kF32, {kHd / 2}, 0, 0.5f),
+        bench.Rand(DType::kBF16, {2048, kBlock, kKvHeads, kHd}),
+        bench.Rand(DType::kBF16, {2048, kBlock, kKvHeads, kHd}),
+        bench.Ints(slots, {n})};
+    Row(("rope+kv write (fused)" + sfx).c_str(), bench.TimeMs([&] {
+      return bench.b().RopeWriteKvCache(rope, bench.s());
+    }),
         2.0 * n * (2 * kHeads + 4 * kKvHeads) * kHd, 0, p);
     bench.Release();
   }
   const int64_t rows = 64;
   Tensor logits = bench.Rand(DType::kF32, {rows, kVocab}, -10, 10);
   Tensor ids = bench.Ints(std::vector<int32_t>(rows, 0), {rows});
-  Row("argmax 64 x 128256 f32", bench.TimeMs([&] { return bench.b().Argmax({logits, ids}, bench.s()); }),
+  Row("argmax 64 x 128256 f32", bench.TimeMs([&] {
+    return bench.b().Argmax({logits, ids}, bench.s());
+  }),
       4.0 * rows * kVocab, 0, p);
   std::vector<GpuSamplingRow> params(rows);
   for (int64_t i = 0; i < rows; ++i) {
@@ -240,7 +267,8 @@ void Elementwise(Bench& bench, const Peaks& p) {
   const double sample_ms = bench.TimeMs([&] {
     return bench.b().Sample({logits, params, {}, {}}, bench.s()).status();
   });
-  Row("sample top_k=50 top_p=0.9, 64 x 128256 (+sync)", sample_ms, 4.0 * rows * kVocab, 0, p);
+  Row("sample top_k=50 top_p=0.9, 64 x 128256 (+sync)", sample_ms,
+      4.0 * rows * kVocab, 0, p);
   bench.Release();
 }
 
@@ -248,13 +276,15 @@ int Main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   auto created = CreateCudaBackend({.name = "cuda"});
   if (!created.ok()) {
-    std::fprintf(stderr, "cuda_bench: %s\n", created.status().ToString().c_str());
+    std::fprintf(stderr, "cuda_bench: %s\n",
+                 created.status().ToString().c_str());
     return 1;
   }
   CudaBackend& b = *AsCudaBackend(created->get());
   const Peaks peaks = DevicePeaks(b.device_index());
-  std::printf("%s\npeak memory bandwidth %.0f GB/s, nominal bf16 %.0f TFLOP/s\n\n",
-              b.name().c_str(), peaks.bandwidth / 1e9, peaks.bf16_flops / 1e12);
+  std::printf(
+      "%s\npeak memory bandwidth %.0f GB/s, nominal bf16 %.0f TFLOP/s\n\n",
+      b.name().c_str(), peaks.bandwidth / 1e9, peaks.bf16_flops / 1e12);
   Bench bench(b, quick);
   CopyAndGemmPeaks(bench, peaks);
   Gemv(bench, peaks);
@@ -264,7 +294,8 @@ int Main(int argc, char** argv) {
       Attention(bench, peaks, batch, ctx, /*prefill=*/false);
     }
   }
-  for (int len : {512, 2048, 8192}) Attention(bench, peaks, 1, len, /*prefill=*/true);
+  for (int len : {512, 2048, 8192})
+    Attention(bench, peaks, 1, len, /*prefill=*/true);
   Elementwise(bench, peaks);
   return 0;
 }

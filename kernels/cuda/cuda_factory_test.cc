@@ -12,7 +12,8 @@ namespace {
 TEST(CudaFactoryTest, UnavailableWithoutDeviceOrWorkingBackend) {
   auto backend = CreateBackend({.name = "cuda"});
   if (!backend.ok()) {
-    EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable) << backend.status();
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable)
+        << backend.status();
     EXPECT_FALSE(backend.status().message().empty());
     return;
   }
@@ -26,7 +27,8 @@ TEST(CudaFactoryTest, UnavailableWithoutDeviceOrWorkingBackend) {
 
 TEST(CudaFactoryTest, BadDeviceIndexIsUnavailable) {
   auto backend = CreateBackend({.name = "cuda", .device_index = 4096});
-  EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable) << backend.status();
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kUnavailable)
+      << backend.status();
 }
 
 TEST(CudaFactoryTest, CpuBackendIsNotCuda) {

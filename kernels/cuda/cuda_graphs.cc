@@ -18,10 +18,11 @@ struct CudaGraphCache::Impl {
   std::map<int64_t, cudaGraphExec_t> graphs;
 
   // Captures step() on `stream` into a graph; the caller already ran it once.
-  absl::StatusOr<cudaGraphExec_t> Capture(cudaStream_t stream,
-                                          const std::function<absl::Status()>& step) {
-    RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
-                         "cudaStreamBeginCapture");
+  absl::StatusOr<cudaGraphExec_t> Capture(
+      cudaStream_t stream, const std::function<absl::Status()>& step) {
+    RETURN_IF_CUDA_ERROR(
+        cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
+        "cudaStreamBeginCapture");
     backend->set_capturing(true);
     const absl::Status step_status = step();
     backend->set_capturing(false);
@@ -30,7 +31,8 @@ struct CudaGraphCache::Impl {
     if (!step_status.ok() || end != cudaSuccess) {
       if (graph != nullptr) cudaGraphDestroy(graph);
       cudaGetLastError();
-      return !step_status.ok() ? step_status : cuda::CudaStatus(end, "cudaStreamEndCapture");
+      return !step_status.ok() ? step_status
+                               : cuda::CudaStatus(end, "cudaStreamEndCapture");
     }
     cudaGraphExec_t exec = nullptr;
     const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
@@ -79,7 +81,8 @@ absl::Status CudaGraphCache::Run(int64_t key, Stream* stream,
   auto exec = impl_->Capture(s, step);
   if (!exec.ok()) {
     LOG(WARNING) << "CUDA graph capture for key " << key
-                 << " failed; running it eagerly from now on: " << exec.status();
+                 << " failed; running it eagerly from now on: "
+                 << exec.status();
     impl_->graphs[key] = nullptr;
     return absl::OkStatus();
   }

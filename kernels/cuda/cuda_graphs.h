@@ -45,7 +45,8 @@ class CudaGraphCache {
   CudaGraphCache(const CudaGraphCache&) = delete;
   CudaGraphCache& operator=(const CudaGraphCache&) = delete;
 
-  absl::Status Run(int64_t key, Stream* stream, const std::function<absl::Status()>& step);
+  absl::Status Run(int64_t key, Stream* stream,
+                   const std::function<absl::Status()>& step);
 
   bool enabled() const;
   int num_graphs() const;  // Instantiated graphs (eager-marked keys excluded).

@@ -29,15 +29,18 @@ class MatmulFixture : public CudaVsCpuTest {
                    c.accumulate ? Gpu(out0, c.out_type, {c.m, c.n})
                                 : GpuPoisoned(c.out_type, {c.m, c.n}),
                    c.accumulate};
-    MatmulParams r{Cpu(x, {c.m, c.k}), Cpu(w, {c.n, c.k}),
-                   c.accumulate ? Cpu(out0, {c.m, c.n}) : CpuPoisoned({c.m, c.n}), c.accumulate};
-    const std::string what = absl::StrCat("m=", c.m, " k=", c.k, " n=", c.n, " w=",
-                                          DTypeName(c.w_type), " out=", DTypeName(c.out_type),
-                                          " acc=", c.accumulate);
+    MatmulParams r{
+        Cpu(x, {c.m, c.k}), Cpu(w, {c.n, c.k}),
+        c.accumulate ? Cpu(out0, {c.m, c.n}) : CpuPoisoned({c.m, c.n}),
+        c.accumulate};
+    const std::string what = absl::StrCat(
+        "m=", c.m, " k=", c.k, " n=", c.n, " w=", DTypeName(c.w_type),
+        " out=", DTypeName(c.out_type), " acc=", c.accumulate);
     ASSERT_TRUE(gpu().Matmul(g, gs()).ok()) << what;
     ASSERT_TRUE(cpu().Matmul(r, cs()).ok()) << what;
     // Error relative to the output's rms; k-long dot products of bf16 inputs.
-    ExpectNear(Down(g.out), CpuDown(r.out), c.out_type == kF32 ? 2e-3 : 1e-2, what);
+    ExpectNear(Down(g.out), CpuDown(r.out), c.out_type == kF32 ? 2e-3 : 1e-2,
+               what);
   }
 };
 
@@ -56,9 +59,12 @@ TEST_F(MatmulFixture, SmallAndOddShapesAllWeightTypes) {
 
 TEST_F(MatmulFixture, LlamaShapesAndF32Output) {
   const Case cases[] = {
-      {1, 4096, 6144, kBF16, kBF16, false},  {8, 4096, 4096, kBF16, kBF16, true},
-      {128, 4096, 1024, kBF16, kBF16, false}, {3, 4096, 32000, kBF16, kF32, false},
-      {200, 1000, 300, kBF16, kF32, true},   {33, 512, 256, DType::kF16, kBF16, false},
+      {1, 4096, 6144, kBF16, kBF16, false},
+      {8, 4096, 4096, kBF16, kBF16, true},
+      {128, 4096, 1024, kBF16, kBF16, false},
+      {3, 4096, 32000, kBF16, kF32, false},
+      {200, 1000, 300, kBF16, kF32, true},
+      {33, 512, 256, DType::kF16, kBF16, false},
   };
   for (const Case& c : cases) {
     Check(c);
@@ -68,10 +74,21 @@ TEST_F(MatmulFixture, LlamaShapesAndF32Output) {
 
 TEST_F(MatmulFixture, EmptyBatchAndBadShapes) {
   const Tensor w = Gpu(Random(8 * 16), kBF16, {8, 16});
-  EXPECT_TRUE(gpu().Matmul({GpuPoisoned(kBF16, {0, 16}), w, GpuPoisoned(kBF16, {0, 8})}, gs()).ok());
-  EXPECT_EQ(gpu().Matmul({GpuPoisoned(kBF16, {4, 15}), w, GpuPoisoned(kBF16, {4, 8})}, gs()).code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(gpu().Matmul({GpuPoisoned(DType::kI32, {4, 16}), w, GpuPoisoned(kBF16, {4, 8})}, gs())
+  EXPECT_TRUE(
+      gpu()
+          .Matmul({GpuPoisoned(kBF16, {0, 16}), w, GpuPoisoned(kBF16, {0, 8})},
+                  gs())
+          .ok());
+  EXPECT_EQ(
+      gpu()
+          .Matmul({GpuPoisoned(kBF16, {4, 15}), w, GpuPoisoned(kBF16, {4, 8})},
+                  gs())
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gpu()
+                .Matmul({GpuPoisoned(DType::kI32, {4, 16}), w,
+                         GpuPoisoned(kBF16, {4, 8})},
+                        gs())
                 .code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -116,7 +133,8 @@ TEST_F(CudaMatmulTest, MemoryStreamsEventsAndAllocator) {
   EXPECT_EQ(gpu().allocator_stats().num_cache_hits, hits + 1);
   // Out of memory is an error, not a crash.
   auto huge = gpu().Allocate(size_t{1} << 40);
-  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted) << huge.status();
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted)
+      << huge.status();
   EXPECT_TRUE(gpu().ReleaseCachedMemory().ok());
   EXPECT_EQ(gpu().allocator_stats().cached_bytes, 0u);
   auto pinned = gpu().AllocatePinnedHost(4096);

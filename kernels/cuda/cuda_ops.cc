@@ -19,14 +19,20 @@ constexpr auto kBF16 = DType::kBF16;
 constexpr auto kF16 = DType::kF16;
 constexpr auto kI32 = DType::kI32;
 
-static_assert(static_cast<int>(ElemType::kF32) == static_cast<int>(DType::kF32));
-static_assert(static_cast<int>(ElemType::kBF16) == static_cast<int>(DType::kBF16));
-static_assert(static_cast<int>(ElemType::kF16) == static_cast<int>(DType::kF16));
-static_assert(static_cast<int>(ElemType::kI32) == static_cast<int>(DType::kI32));
+static_assert(static_cast<int>(ElemType::kF32) ==
+              static_cast<int>(DType::kF32));
+static_assert(static_cast<int>(ElemType::kBF16) ==
+              static_cast<int>(DType::kBF16));
+static_assert(static_cast<int>(ElemType::kF16) ==
+              static_cast<int>(DType::kF16));
+static_assert(static_cast<int>(ElemType::kI32) ==
+              static_cast<int>(DType::kI32));
 
 ElemType Elem(DType t) { return static_cast<ElemType>(static_cast<int>(t)); }
 
-absl::Status Launched(cudaError_t err, std::string_view op) { return CudaStatus(err, op); }
+absl::Status Launched(cudaError_t err, std::string_view op) {
+  return CudaStatus(err, op);
+}
 
 absl::Status CheckRope(std::string_view op, const Tensor& q, const Tensor& k,
                        const Tensor& positions, const Tensor& inv_freq) {
@@ -39,14 +45,16 @@ absl::Status CheckRope(std::string_view op, const Tensor& q, const Tensor& k,
   RETURN_IF_ERROR(CheckDim(op, "k", k, 2, hd));
   RETURN_IF_ERROR(CheckDim(op, "positions", positions, 0, n));
   if (hd % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(op), ": head dim must be even"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(op), ": head dim must be even"));
   }
   RETURN_IF_ERROR(CheckDim(op, "inv_freq", inv_freq, 0, hd / 2));
   return CheckNoAlias(op, "q", q, "k", k);
 }
 
 absl::Status CheckKvWrite(std::string_view op, const Tensor& k, const Tensor& v,
-                          const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots) {
+                          const Tensor& k_cache, const Tensor& v_cache,
+                          const Tensor& slots) {
   RETURN_IF_ERROR(CheckTensor(op, "k", k, 3, {kBF16, kF32}));
   RETURN_IF_ERROR(CheckTensor(op, "v", v, 3, {k.dtype}));
   RETURN_IF_ERROR(CheckSameShape(op, "k", k, "v", v));
@@ -61,7 +69,8 @@ absl::Status CheckKvWrite(std::string_view op, const Tensor& k, const Tensor& v,
 
 }  // namespace
 
-absl::Status CudaBackendImpl::Embedding(const EmbeddingParams& p, Stream* stream) {
+absl::Status CudaBackendImpl::Embedding(const EmbeddingParams& p,
+                                        Stream* stream) {
   constexpr std::string_view kOp = "Embedding";
   RETURN_IF_ERROR(CheckTensor(kOp, "table", p.table, 2, {kF32, kBF16, kF16}));
   RETURN_IF_ERROR(CheckTensor(kOp, "ids", p.ids, 1, {kI32}));
@@ -69,11 +78,12 @@ absl::Status CudaBackendImpl::Embedding(const EmbeddingParams& p, Stream* stream
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.ids.dim(0)));
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 1, p.table.dim(1)));
   RETURN_IF_ERROR(CheckNoAlias(kOp, "table", p.table, "out", p.out));
-  return Launched(LaunchEmbedding({p.table.data, Elem(p.table.dtype), p.table.dim(0),
-                                   p.table.dim(1), p.ids.as<int32_t>(), p.ids.dim(0), p.out.data,
-                                   Elem(p.out.dtype)},
-                                  native(stream)),
-                  kOp);
+  return Launched(
+      LaunchEmbedding(
+          {p.table.data, Elem(p.table.dtype), p.table.dim(0), p.table.dim(1),
+           p.ids.as<int32_t>(), p.ids.dim(0), p.out.data, Elem(p.out.dtype)},
+          native(stream)),
+      kOp);
 }
 
 absl::Status CudaBackendImpl::RmsNorm(const RmsNormParams& p, Stream* stream) {
@@ -89,11 +99,14 @@ absl::Status CudaBackendImpl::RmsNorm(const RmsNormParams& p, Stream* stream) {
     RETURN_IF_ERROR(CheckNoAlias(kOp, "x", p.x, "residual", p.residual));
     RETURN_IF_ERROR(CheckNoAlias(kOp, "residual", p.residual, "out", p.out));
   }
-  if (!(p.eps >= 0.0f)) return absl::InvalidArgumentError("RmsNorm: eps must be >= 0");
-  return Launched(LaunchRmsNorm({p.x.data, p.residual.data, p.weight.data, Elem(p.weight.dtype),
-                                 p.out.data, Elem(p.x.dtype), p.x.dim(0), p.x.dim(1), p.eps},
-                                native(stream)),
-                  kOp);
+  if (!(p.eps >= 0.0f))
+    return absl::InvalidArgumentError("RmsNorm: eps must be >= 0");
+  return Launched(
+      LaunchRmsNorm(
+          {p.x.data, p.residual.data, p.weight.data, Elem(p.weight.dtype),
+           p.out.data, Elem(p.x.dtype), p.x.dim(0), p.x.dim(1), p.eps},
+          native(stream)),
+      kOp);
 }
 
 absl::Status CudaBackendImpl::Rope(const RopeParams& p, Stream* stream) {
@@ -111,10 +124,12 @@ absl::Status CudaBackendImpl::Rope(const RopeParams& p, Stream* stream) {
   return Launched(LaunchRope(l, native(stream)), "Rope");
 }
 
-absl::Status CudaBackendImpl::RopeWriteKvCache(const RopeWriteKvCacheParams& p, Stream* stream) {
+absl::Status CudaBackendImpl::RopeWriteKvCache(const RopeWriteKvCacheParams& p,
+                                               Stream* stream) {
   constexpr std::string_view kOp = "RopeWriteKvCache";
   RETURN_IF_ERROR(CheckRope(kOp, p.q, p.k, p.positions, p.inv_freq));
-  RETURN_IF_ERROR(CheckKvWrite(kOp, p.k, p.v, p.k_cache, p.v_cache, p.slot_mapping));
+  RETURN_IF_ERROR(
+      CheckKvWrite(kOp, p.k, p.v, p.k_cache, p.v_cache, p.slot_mapping));
   RopeLaunch l{};
   l.q = p.q.data;
   l.k = p.k.data;
@@ -133,15 +148,19 @@ absl::Status CudaBackendImpl::RopeWriteKvCache(const RopeWriteKvCacheParams& p, 
   return Launched(LaunchRope(l, native(stream)), kOp);
 }
 
-absl::Status CudaBackendImpl::WriteKvCache(const WriteKvCacheParams& p, Stream* stream) {
+absl::Status CudaBackendImpl::WriteKvCache(const WriteKvCacheParams& p,
+                                           Stream* stream) {
   constexpr std::string_view kOp = "WriteKvCache";
-  RETURN_IF_ERROR(CheckKvWrite(kOp, p.k, p.v, p.k_cache, p.v_cache, p.slot_mapping));
-  const int64_t row_bytes = p.k.row_size() * static_cast<int64_t>(DTypeSize(p.k.dtype));
-  return Launched(LaunchWriteKvCache({p.k.data, p.v.data, p.k_cache.data, p.v_cache.data,
-                                      p.slot_mapping.as<int32_t>(), p.k.dim(0),
-                                      p.k_cache.dim(0) * p.k_cache.dim(1), row_bytes},
-                                     native(stream)),
-                  kOp);
+  RETURN_IF_ERROR(
+      CheckKvWrite(kOp, p.k, p.v, p.k_cache, p.v_cache, p.slot_mapping));
+  const int64_t row_bytes =
+      p.k.row_size() * static_cast<int64_t>(DTypeSize(p.k.dtype));
+  return Launched(
+      LaunchWriteKvCache({p.k.data, p.v.data, p.k_cache.data, p.v_cache.data,
+                          p.slot_mapping.as<int32_t>(), p.k.dim(0),
+                          p.k_cache.dim(0) * p.k_cache.dim(1), row_bytes},
+                         native(stream)),
+      kOp);
 }
 
 absl::Status CudaBackendImpl::SiluMul(const SiluMulParams& p, Stream* stream) {
@@ -151,10 +170,10 @@ absl::Status CudaBackendImpl::SiluMul(const SiluMulParams& p, Stream* stream) {
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.x.dim(0)));
   RETURN_IF_ERROR(CheckDim(kOp, "x", p.x, 1, 2 * p.out.dim(1)));
   RETURN_IF_ERROR(CheckNoAlias(kOp, "x", p.x, "out", p.out));
-  return Launched(
-      LaunchSiluMul({p.x.data, p.out.data, Elem(p.x.dtype), p.x.dim(0), p.out.dim(1)},
-                    native(stream)),
-      kOp);
+  return Launched(LaunchSiluMul({p.x.data, p.out.data, Elem(p.x.dtype),
+                                 p.x.dim(0), p.out.dim(1)},
+                                native(stream)),
+                  kOp);
 }
 
 absl::Status CudaBackendImpl::Add(const AddParams& p, Stream* stream) {
@@ -165,7 +184,8 @@ absl::Status CudaBackendImpl::Add(const AddParams& p, Stream* stream) {
   RETURN_IF_ERROR(CheckSameShape(kOp, "a", p.a, "b", p.b));
   RETURN_IF_ERROR(CheckSameShape(kOp, "a", p.a, "out", p.out));
   return Launched(
-      LaunchAdd({p.a.data, p.b.data, p.out.data, Elem(p.a.dtype), p.a.numel()}, native(stream)),
+      LaunchAdd({p.a.data, p.b.data, p.out.data, Elem(p.a.dtype), p.a.numel()},
+                native(stream)),
       kOp);
 }
 
@@ -174,9 +194,10 @@ absl::Status CudaBackendImpl::Softmax(const SoftmaxParams& p, Stream* stream) {
   RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, 2, {kF32}));
   RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 2, {kF32}));
   RETURN_IF_ERROR(CheckSameShape(kOp, "x", p.x, "out", p.out));
-  return Launched(
-      LaunchSoftmax({p.x.as<float>(), p.out.as<float>(), p.x.dim(0), p.x.dim(1)}, native(stream)),
-      kOp);
+  return Launched(LaunchSoftmax({p.x.as<float>(), p.out.as<float>(), p.x.dim(0),
+                                 p.x.dim(1)},
+                                native(stream)),
+                  kOp);
 }
 
 absl::Status CudaBackendImpl::Argmax(const ArgmaxParams& p, Stream* stream) {
@@ -184,10 +205,12 @@ absl::Status CudaBackendImpl::Argmax(const ArgmaxParams& p, Stream* stream) {
   RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, 2, {kF32}));
   RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, 1, {kI32}));
   RETURN_IF_ERROR(CheckDim(kOp, "out", p.out, 0, p.x.dim(0)));
-  if (p.x.dim(1) == 0) return absl::InvalidArgumentError("Argmax: x has no columns");
-  return Launched(
-      LaunchArgmax({p.x.as<float>(), p.out.as<int32_t>(), p.x.dim(0), p.x.dim(1)}, native(stream)),
-      kOp);
+  if (p.x.dim(1) == 0)
+    return absl::InvalidArgumentError("Argmax: x has no columns");
+  return Launched(LaunchArgmax({p.x.as<float>(), p.out.as<int32_t>(),
+                                p.x.dim(0), p.x.dim(1)},
+                               native(stream)),
+                  kOp);
 }
 
 absl::Status CudaBackendImpl::Cast(const CastParams& p, Stream* stream) {
@@ -197,14 +220,15 @@ absl::Status CudaBackendImpl::Cast(const CastParams& p, Stream* stream) {
     RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, p.x.ndim, {kI32}));
   } else {
     RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, p.x.ndim, {kF32, kBF16, kF16}));
-    RETURN_IF_ERROR(CheckTensor(kOp, "out", p.out, p.x.ndim, {kF32, kBF16, kF16}));
+    RETURN_IF_ERROR(
+        CheckTensor(kOp, "out", p.out, p.x.ndim, {kF32, kBF16, kF16}));
   }
   RETURN_IF_ERROR(CheckSameShape(kOp, "x", p.x, "out", p.out));
   RETURN_IF_ERROR(CheckNoAlias(kOp, "x", p.x, "out", p.out));
-  return Launched(
-      LaunchCast({p.x.data, Elem(p.x.dtype), p.out.data, Elem(p.out.dtype), p.x.numel()},
-                 native(stream)),
-      kOp);
+  return Launched(LaunchCast({p.x.data, Elem(p.x.dtype), p.out.data,
+                              Elem(p.out.dtype), p.x.numel()},
+                             native(stream)),
+                  kOp);
 }
 
 absl::Status CudaBackendImpl::Matmul(const MatmulParams& p, Stream* stream) {
@@ -221,14 +245,17 @@ absl::Status CudaBackendImpl::Matmul(const MatmulParams& p, Stream* stream) {
   if (m == 0 || n == 0) return absl::OkStatus();
   const cudaStream_t s = native(stream);
   if (p.x.dtype == kBF16 && p.w.dtype == kBF16) {
-    const absl::Status st = gemm_->Run(
-        {p.x.data, p.w.data, p.out.data, Elem(p.out.dtype), m, n, k, p.accumulate}, s);
+    const absl::Status st =
+        gemm_->Run({p.x.data, p.w.data, p.out.data, Elem(p.out.dtype), m, n, k,
+                    p.accumulate},
+                   s);
     if (!absl::IsUnimplemented(st)) return st;
   }
-  return Launched(LaunchFallbackGemm({p.x.data, Elem(p.x.dtype), p.w.data, Elem(p.w.dtype),
-                                      p.out.data, Elem(p.out.dtype), m, n, k, p.accumulate},
-                                     s),
-                  kOp);
+  return Launched(
+      LaunchFallbackGemm({p.x.data, Elem(p.x.dtype), p.w.data, Elem(p.w.dtype),
+                          p.out.data, Elem(p.out.dtype), m, n, k, p.accumulate},
+                         s),
+      kOp);
 }
 
 }  // namespace infernum::kernels::cuda

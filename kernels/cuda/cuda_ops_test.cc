@@ -25,11 +25,18 @@ TEST_F(CudaOpsTest, EmbeddingAllTableTypes) {
       const auto table = Random(rows * h, -1, 1, table_type);
       const std::vector<int32_t> ids = {3, 0, 10, 3, 7, 1};
       Tensor out = GpuPoisoned(kBF16, {n, h});
-      ASSERT_TRUE(gpu().Embedding({Gpu(table, table_type, {rows, h}), GpuI32(ids, {n}), out}, gs())
+      ASSERT_TRUE(gpu()
+                      .Embedding({Gpu(table, table_type, {rows, h}),
+                                  GpuI32(ids, {n}), out},
+                                 gs())
                       .ok());
       Tensor ref = CpuPoisoned({n, h});
-      ASSERT_TRUE(cpu().Embedding({Cpu(table, {rows, h}), CpuI32(ids, {n}), ref}, cs()).ok());
-      ExpectNear(Down(out), CpuDown(ref), kTol, absl::StrCat(DTypeName(table_type), " h=", h));
+      ASSERT_TRUE(
+          cpu()
+              .Embedding({Cpu(table, {rows, h}), CpuI32(ids, {n}), ref}, cs())
+              .ok());
+      ExpectNear(Down(out), CpuDown(ref), kTol,
+                 absl::StrCat(DTypeName(table_type), " h=", h));
     }
   }
 }
@@ -37,7 +44,11 @@ TEST_F(CudaOpsTest, EmbeddingAllTableTypes) {
 TEST_F(CudaOpsTest, EmbeddingBadIdWritesZeros) {
   const auto table = Random(4 * 8);
   Tensor out = GpuPoisoned(kBF16, {2, 8});
-  ASSERT_TRUE(gpu().Embedding({Gpu(table, kBF16, {4, 8}), GpuI32({1, 9}, {2}), out}, gs()).ok());
+  ASSERT_TRUE(
+      gpu()
+          .Embedding({Gpu(table, kBF16, {4, 8}), GpuI32({1, 9}, {2}), out},
+                     gs())
+          .ok());
   const auto got = Down(out);
   for (int j = 0; j < 8; ++j) {
     EXPECT_EQ(got[j], table[8 + j]);
@@ -52,9 +63,13 @@ TEST_F(CudaOpsTest, RmsNormModes) {
         const int64_t n = 3;
         const auto x = Random(n * h, -2, 2), res = Random(n * h, -2, 2);
         const auto w = Random(h, 0.5f, 1.5f, w_type);
-        RmsNormParams g{Gpu(x, kBF16, {n, h}), {}, Gpu(w, w_type, {h}),
-                        GpuPoisoned(kBF16, {n, h}), 1e-5f};
-        RmsNormParams c{Cpu(x, {n, h}), {}, Cpu(w, {h}), CpuPoisoned({n, h}), 1e-5f};
+        RmsNormParams g{Gpu(x, kBF16, {n, h}),
+                        {},
+                        Gpu(w, w_type, {h}),
+                        GpuPoisoned(kBF16, {n, h}),
+                        1e-5f};
+        RmsNormParams c{
+            Cpu(x, {n, h}), {}, Cpu(w, {h}), CpuPoisoned({n, h}), 1e-5f};
         if (mode == 1) {
           g.residual = Gpu(res, kBF16, {n, h});
           c.residual = Cpu(res, {n, h});
@@ -65,9 +80,12 @@ TEST_F(CudaOpsTest, RmsNormModes) {
         }
         ASSERT_TRUE(gpu().RmsNorm(g, gs()).ok());
         ASSERT_TRUE(cpu().RmsNorm(c, cs()).ok());
-        const std::string what = absl::StrCat(DTypeName(w_type), " h=", h, " mode=", mode);
+        const std::string what =
+            absl::StrCat(DTypeName(w_type), " h=", h, " mode=", mode);
         ExpectNear(Down(g.out), CpuDown(c.out), kTol, what);
-        if (mode == 1) ExpectNear(Down(g.residual), CpuDown(c.residual), kTol, what + " res");
+        if (mode == 1)
+          ExpectNear(Down(g.residual), CpuDown(c.residual), kTol,
+                     what + " res");
       }
     }
   }
@@ -76,35 +94,44 @@ TEST_F(CudaOpsTest, RmsNormModes) {
 TEST_F(CudaOpsTest, RopeAndFusedRopeKvCache) {
   for (int64_t hd : {2, 16, 64, 128}) {
     const int64_t n = 5, nh = 4, nkv = 2, blocks = 3, bs = 4;
-    auto inv_freq = ComputeRopeInvFreq(500000.0f, hd, {"llama3", 8.0f, 1.0f, 4.0f, 8192});
+    auto inv_freq =
+        ComputeRopeInvFreq(500000.0f, hd, {"llama3", 8.0f, 1.0f, 4.0f, 8192});
     ASSERT_TRUE(inv_freq.ok());
     const std::vector<int32_t> positions = {0, 1, 17, 4095, 131000};
     const std::vector<int32_t> slots = {5, -1, 0, 11, 7};
-    const auto q = Random(n * nh * hd), k = Random(n * nkv * hd), v = Random(n * nkv * hd);
+    const auto q = Random(n * nh * hd), k = Random(n * nkv * hd),
+               v = Random(n * nkv * hd);
     const auto cache0 = Random(blocks * bs * nkv * hd);
     // Reference: CPU Rope then WriteKvCache.
-    RopeParams c{Cpu(q, {n, nh, hd}), Cpu(k, {n, nkv, hd}), CpuI32(positions, {n}),
-                 Cpu(*inv_freq, {hd / 2})};
+    RopeParams c{Cpu(q, {n, nh, hd}), Cpu(k, {n, nkv, hd}),
+                 CpuI32(positions, {n}), Cpu(*inv_freq, {hd / 2})};
     ASSERT_TRUE(cpu().Rope(c, cs()).ok());
-    WriteKvCacheParams cw{c.k, Cpu(v, {n, nkv, hd}), Cpu(cache0, {blocks, bs, nkv, hd}),
-                          Cpu(cache0, {blocks, bs, nkv, hd}), CpuI32(slots, {n})};
+    WriteKvCacheParams cw{
+        c.k, Cpu(v, {n, nkv, hd}), Cpu(cache0, {blocks, bs, nkv, hd}),
+        Cpu(cache0, {blocks, bs, nkv, hd}), CpuI32(slots, {n})};
     ASSERT_TRUE(cpu().WriteKvCache(cw, cs()).ok());
     // Plain Rope.
-    RopeParams g{Gpu(q, kBF16, {n, nh, hd}), Gpu(k, kBF16, {n, nkv, hd}), GpuI32(positions, {n}),
-                 Gpu(*inv_freq, kF32, {hd / 2})};
+    RopeParams g{Gpu(q, kBF16, {n, nh, hd}), Gpu(k, kBF16, {n, nkv, hd}),
+                 GpuI32(positions, {n}), Gpu(*inv_freq, kF32, {hd / 2})};
     ASSERT_TRUE(gpu().Rope(g, gs()).ok());
     ExpectNear(Down(g.q), CpuDown(c.q), kTol, absl::StrCat("rope q hd=", hd));
     ExpectNear(Down(g.k), CpuDown(c.k), kTol, absl::StrCat("rope k hd=", hd));
     // Fused.
-    RopeWriteKvCacheParams f{Gpu(q, kBF16, {n, nh, hd}),       Gpu(k, kBF16, {n, nkv, hd}),
-                             Gpu(v, kBF16, {n, nkv, hd}),       g.positions,
-                             g.inv_freq,                        Gpu(cache0, kBF16, {blocks, bs, nkv, hd}),
-                             Gpu(cache0, kBF16, {blocks, bs, nkv, hd}), GpuI32(slots, {n})};
+    RopeWriteKvCacheParams f{Gpu(q, kBF16, {n, nh, hd}),
+                             Gpu(k, kBF16, {n, nkv, hd}),
+                             Gpu(v, kBF16, {n, nkv, hd}),
+                             g.positions,
+                             g.inv_freq,
+                             Gpu(cache0, kBF16, {blocks, bs, nkv, hd}),
+                             Gpu(cache0, kBF16, {blocks, bs, nkv, hd}),
+                             GpuI32(slots, {n})};
     ASSERT_TRUE(gpu().RopeWriteKvCache(f, gs()).ok());
     ExpectNear(Down(f.q), CpuDown(c.q), kTol, absl::StrCat("fused q hd=", hd));
     ExpectNear(Down(f.k), CpuDown(c.k), kTol, absl::StrCat("fused k hd=", hd));
-    ExpectNear(Down(f.k_cache), CpuDown(cw.k_cache), kTol, absl::StrCat("fused k_cache hd=", hd));
-    ExpectNear(Down(f.v_cache), CpuDown(cw.v_cache), 0, absl::StrCat("fused v_cache hd=", hd));
+    ExpectNear(Down(f.k_cache), CpuDown(cw.k_cache), kTol,
+               absl::StrCat("fused k_cache hd=", hd));
+    ExpectNear(Down(f.v_cache), CpuDown(cw.v_cache), 0,
+               absl::StrCat("fused v_cache hd=", hd));
   }
 }
 
@@ -113,10 +140,12 @@ TEST_F(CudaOpsTest, WriteKvCacheScattersSkipsAndIgnoresBadSlots) {
     const int64_t nkv = 2, bs = 4, blocks = 5, n = 6, row = nkv * hd;
     const auto cache0 = Random(blocks * bs * row);
     const auto k = Random(n * row), v = Random(n * row);
-    const std::vector<int32_t> slots = {13, -1, 0, 19, 6, 20};  // 20: out of range.
-    WriteKvCacheParams g{Gpu(k, kBF16, {n, nkv, hd}), Gpu(v, kBF16, {n, nkv, hd}),
-                         Gpu(cache0, kBF16, {blocks, bs, nkv, hd}),
-                         Gpu(cache0, kBF16, {blocks, bs, nkv, hd}), GpuI32(slots, {n})};
+    const std::vector<int32_t> slots = {13, -1, 0,
+                                        19, 6,  20};  // 20: out of range.
+    WriteKvCacheParams g{
+        Gpu(k, kBF16, {n, nkv, hd}), Gpu(v, kBF16, {n, nkv, hd}),
+        Gpu(cache0, kBF16, {blocks, bs, nkv, hd}),
+        Gpu(cache0, kBF16, {blocks, bs, nkv, hd}), GpuI32(slots, {n})};
     ASSERT_TRUE(gpu().WriteKvCache(g, gs()).ok());
     std::vector<float> want_k = cache0, want_v = cache0;
     for (int64_t i = 0; i < n; ++i) {
@@ -144,7 +173,8 @@ TEST_F(CudaOpsTest, SiluMulAndAdd) {
     for (int alias = 0; alias < 3; ++alias) {
       const int64_t n = 3;
       const auto a = Random(n * h), b = Random(n * h);
-      AddParams g{Gpu(a, kBF16, {n, h}), Gpu(b, kBF16, {n, h}), GpuPoisoned(kBF16, {n, h})};
+      AddParams g{Gpu(a, kBF16, {n, h}), Gpu(b, kBF16, {n, h}),
+                  GpuPoisoned(kBF16, {n, h})};
       AddParams c{Cpu(a, {n, h}), Cpu(b, {n, h}), CpuPoisoned({n, h})};
       if (alias == 1) {
         g.out = g.a;
@@ -155,7 +185,8 @@ TEST_F(CudaOpsTest, SiluMulAndAdd) {
       }
       ASSERT_TRUE(gpu().Add(g, gs()).ok());
       ASSERT_TRUE(cpu().Add(c, cs()).ok());
-      ExpectNear(Down(g.out), CpuDown(c.out), kTol, absl::StrCat("add h=", h, " alias=", alias));
+      ExpectNear(Down(g.out), CpuDown(c.out), kTol,
+                 absl::StrCat("add h=", h, " alias=", alias));
     }
   }
 }
@@ -174,7 +205,8 @@ TEST_F(CudaOpsTest, SoftmaxAndArgmax) {
     const auto got = DownI32(arg);
     for (int64_t i = 0; i < n; ++i) {
       const float* row = &x[i * v];
-      EXPECT_EQ(got[i], std::max_element(row, row + v) - row) << "v=" << v << " row " << i;
+      EXPECT_EQ(got[i], std::max_element(row, row + v) - row)
+          << "v=" << v << " row " << i;
     }
     Tensor out = GpuPoisoned(kF32, {n, v});
     ASSERT_TRUE(gpu().Softmax({gx, out}, gs()).ok());
@@ -182,7 +214,8 @@ TEST_F(CudaOpsTest, SoftmaxAndArgmax) {
     ASSERT_TRUE(cpu().Softmax({Cpu(x, {n, v}), ref}, cs()).ok());
     ExpectNear(Down(out), CpuDown(ref), 1e-5, absl::StrCat("softmax v=", v));
     ASSERT_TRUE(gpu().Softmax({gx, gx}, gs()).ok());
-    ExpectNear(Down(gx), CpuDown(ref), 1e-5, absl::StrCat("softmax in place v=", v));
+    ExpectNear(Down(gx), CpuDown(ref), 1e-5,
+               absl::StrCat("softmax in place v=", v));
   }
 }
 
@@ -199,11 +232,12 @@ TEST_F(CudaOpsTest, CastAllPairs) {
       const auto held = Down(gx);
       std::vector<float> want(held.size());
       for (size_t i = 0; i < held.size(); ++i) {
-        want[i] = to == kBF16          ? Bf16ToF32(F32ToBf16(held[i]))
+        want[i] = to == kBF16         ? Bf16ToF32(F32ToBf16(held[i]))
                   : to == DType::kF16 ? F16ToF32(F32ToF16(held[i]))
                                       : held[i];
       }
-      ExpectNear(Down(out), want, 0, absl::StrCat(DTypeName(from), "->", DTypeName(to)));
+      ExpectNear(Down(out), want, 0,
+                 absl::StrCat(DTypeName(from), "->", DTypeName(to)));
     }
   }
   Tensor ids = GpuI32({1, -2, 3}, {3});

@@ -24,7 +24,8 @@ class CudaSamplingTest : public CudaVsCpuTest {
  public:
   // The GPU row for `params` at output position `n`, with the penalty list
   // of (prompt, output) appended to tokens/counts.
-  GpuSamplingRow Row(const SamplingParams& params, const std::vector<int32_t>& prompt,
+  GpuSamplingRow Row(const SamplingParams& params,
+                     const std::vector<int32_t>& prompt,
                      const std::vector<int32_t>& output, uint64_t n) {
     GpuSamplingRow r;
     r.temperature = params.temperature;
@@ -52,17 +53,21 @@ class CudaSamplingTest : public CudaVsCpuTest {
     return r;
   }
 
-  absl::StatusOr<GpuSamplingResult> Run(const std::vector<float>& logits,
-                                        const std::vector<GpuSamplingRow>& rows) {
+  absl::StatusOr<GpuSamplingResult> Run(
+      const std::vector<float>& logits,
+      const std::vector<GpuSamplingRow>& rows) {
     const int64_t n = static_cast<int64_t>(rows.size());
-    GpuSamplingInputs in{Gpu(logits, DType::kF32, {n, kVocab}), rows, pen_tokens_, pen_counts_};
+    GpuSamplingInputs in{Gpu(logits, DType::kF32, {n, kVocab}), rows,
+                         pen_tokens_, pen_counts_};
     return gpu().Sample(in, gs());
   }
 
   // Draws `draws` tokens for one (logits, params, history) and compares the
   // frequencies with the CPU sampler's exact distribution.
-  void CheckDistribution(const std::vector<float>& logits, const SamplingParams& params,
-                         const std::vector<int32_t>& prompt, const std::vector<int32_t>& output,
+  void CheckDistribution(const std::vector<float>& logits,
+                         const SamplingParams& params,
+                         const std::vector<int32_t>& prompt,
+                         const std::vector<int32_t>& output,
                          const std::string& what) {
     constexpr int kDraws = 20000;
     SequenceSamplerState state(params, prompt);
@@ -88,7 +93,8 @@ class CudaSamplingTest : public CudaVsCpuTest {
     for (int64_t j = 0; j < kVocab; ++j) {
       const double p = (*want)[j], f = static_cast<double>(hist[j]) / kDraws;
       const double bound = 5.0 * std::sqrt(p * (1 - p) / kDraws) + 1e-3;
-      EXPECT_LE(std::fabs(f - p), bound) << what << ": token " << j << " freq " << f << " p " << p;
+      EXPECT_LE(std::fabs(f - p), bound)
+          << what << ": token " << j << " freq " << f << " p " << p;
     }
   }
 
@@ -125,7 +131,8 @@ TEST_F(CudaSamplingTest, DistributionsMatchCpuSampler) {
   p.presence_penalty = 0.3f;
   p.top_k = 20;
   p.top_p = 0.9f;
-  CheckDistribution(logits, p, {1, 2, 3, 40, 41}, {3, 3, 7, 41, 50}, "penalties+top_k+top_p");
+  CheckDistribution(logits, p, {1, 2, 3, 40, 41}, {3, 3, 7, 41, 50},
+                    "penalties+top_k+top_p");
 }
 
 TEST_F(CudaSamplingTest, TopKKeepsExactlyKWithTiesByLowestId) {
@@ -160,7 +167,8 @@ TEST_F(CudaSamplingTest, GreedyRowsMatchCpuAndLogprobs) {
   auto got = Run(all, params);
   ASSERT_TRUE(got.ok()) << got.status();
   for (int i = 0; i < rows; ++i) {
-    const std::vector<float> logits(all.begin() + i * kVocab, all.begin() + (i + 1) * kVocab);
+    const std::vector<float> logits(all.begin() + i * kVocab,
+                                    all.begin() + (i + 1) * kVocab);
     SequenceSamplerState state(cpu_params[i], prompts[i]);
     auto want = worker::Sample(logits, cpu_params[i], state);
     ASSERT_TRUE(want.ok());
@@ -175,7 +183,8 @@ TEST_F(CudaSamplingTest, GreedyRowsMatchCpuAndLogprobs) {
     for (int j = 0; j < kMaxGpuTopLogprobs; ++j) {
       const int at = i * kMaxGpuTopLogprobs + j;
       if (j < 5) {
-        EXPECT_EQ(got->top_tokens[at], want->top_logprobs[j].token) << "row " << i << " #" << j;
+        EXPECT_EQ(got->top_tokens[at], want->top_logprobs[j].token)
+            << "row " << i << " #" << j;
         EXPECT_NEAR(got->top_logprobs[at], want->top_logprobs[j].logprob, 1e-4);
       } else {
         EXPECT_EQ(got->top_tokens[at], -1);
@@ -209,13 +218,16 @@ TEST_F(CudaSamplingTest, RejectsBadLogitsAndParams) {
   auto nan = Run(logits, {Row(p, {}, {}, 0)});
   EXPECT_EQ(nan.status().code(), absl::StatusCode::kInvalidArgument);
   std::vector<float> masked(kVocab, -std::numeric_limits<float>::infinity());
-  EXPECT_EQ(Run(masked, {Row(p, {}, {}, 0)}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Run(masked, {Row(p, {}, {}, 0)}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   GpuSamplingRow bad = Row(p, {}, {}, 0);
   bad.penalty_end = 1000;
-  EXPECT_EQ(Run(Logits(), {bad}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Run(Logits(), {bad}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   bad = Row(p, {}, {}, 0);
   bad.num_logprobs = 21;
-  EXPECT_EQ(Run(Logits(), {bad}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Run(Logits(), {bad}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

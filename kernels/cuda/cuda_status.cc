@@ -7,8 +7,9 @@ namespace infernum::kernels::cuda {
 absl::Status CudaStatus(cudaError_t err, std::string_view what) {
   if (err == cudaSuccess) return absl::OkStatus();
   cudaGetLastError();  // Reset the non-sticky error state.
-  const std::string msg = absl::StrCat(std::string(what), ": ", cudaGetErrorName(err), " (",
-                                       cudaGetErrorString(err), ")");
+  const std::string msg =
+      absl::StrCat(std::string(what), ": ", cudaGetErrorName(err), " (",
+                   cudaGetErrorString(err), ")");
   switch (err) {
     case cudaErrorMemoryAllocation:
       return absl::ResourceExhaustedError(msg);

@@ -17,9 +17,10 @@ absl::Status CudaStatus(cudaError_t err, std::string_view what);
 
 }  // namespace infernum::kernels::cuda
 
-#define RETURN_IF_CUDA_ERROR(expr, what)                                         \
-  do {                                                                          \
-    const cudaError_t _infernum_cuda_err = (expr);                              \
-    if (_infernum_cuda_err != cudaSuccess)                                      \
-      return ::infernum::kernels::cuda::CudaStatus(_infernum_cuda_err, (what)); \
+#define RETURN_IF_CUDA_ERROR(expr, what)                               \
+  do {                                                                 \
+    const cudaError_t _infernum_cuda_err = (expr);                     \
+    if (_infernum_cuda_err != cudaSuccess)                             \
+      return ::infernum::kernels::cuda::CudaStatus(_infernum_cuda_err, \
+                                                   (what));            \
   } while (0)

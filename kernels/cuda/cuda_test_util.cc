@@ -20,8 +20,9 @@ void CudaVsCpuTest::SetUp() {
   cpu_ = CreateCpuBackend(2);
 }
 
-Tensor CudaVsCpuTest::Place(Backend& b, std::vector<DeviceBuffer>& keep, const void* data,
-                            DType dtype, std::initializer_list<int64_t> dims) {
+Tensor CudaVsCpuTest::Place(Backend& b, std::vector<DeviceBuffer>& keep,
+                            const void* data, DType dtype,
+                            std::initializer_list<int64_t> dims) {
   const Tensor shape(nullptr, dtype, dims);
   auto buf = b.Allocate(std::max<size_t>(shape.nbytes(), 1));
   EXPECT_TRUE(buf.ok()) << buf.status();
@@ -30,7 +31,8 @@ Tensor CudaVsCpuTest::Place(Backend& b, std::vector<DeviceBuffer>& keep, const v
   if (data == nullptr) {
     EXPECT_TRUE(b.Memset(t.data, 0xff, t.nbytes(), b.default_stream()).ok());
   } else {
-    EXPECT_TRUE(b.CopyToDevice(t.data, data, t.nbytes(), b.default_stream()).ok());
+    EXPECT_TRUE(
+        b.CopyToDevice(t.data, data, t.nbytes(), b.default_stream()).ok());
     EXPECT_TRUE(b.Synchronize(b.default_stream()).ok());
   }
   keep.push_back(std::move(*buf));
@@ -43,7 +45,8 @@ Tensor CudaVsCpuTest::Gpu(const std::vector<float>& values, DType dtype,
   const void* src = values.data();
   if (dtype == DType::kBF16 || dtype == DType::kF16) {
     for (size_t i = 0; i < values.size(); ++i) {
-      half[i] = dtype == DType::kBF16 ? F32ToBf16(values[i]) : F32ToF16(values[i]);
+      half[i] =
+          dtype == DType::kBF16 ? F32ToBf16(values[i]) : F32ToF16(values[i]);
     }
     src = half.data();
   }
@@ -52,7 +55,8 @@ Tensor CudaVsCpuTest::Gpu(const std::vector<float>& values, DType dtype,
   return t;
 }
 
-Tensor CudaVsCpuTest::Cpu(const std::vector<float>& values, std::initializer_list<int64_t> dims) {
+Tensor CudaVsCpuTest::Cpu(const std::vector<float>& values,
+                          std::initializer_list<int64_t> dims) {
   return Place(*cpu_, cpu_buffers_, values.data(), DType::kF32, dims);
 }
 
@@ -66,7 +70,8 @@ Tensor CudaVsCpuTest::CpuI32(const std::vector<int32_t>& values,
   return Place(*cpu_, cpu_buffers_, values.data(), DType::kI32, dims);
 }
 
-Tensor CudaVsCpuTest::GpuPoisoned(DType dtype, std::initializer_list<int64_t> dims) {
+Tensor CudaVsCpuTest::GpuPoisoned(DType dtype,
+                                  std::initializer_list<int64_t> dims) {
   return Place(*gpu_, gpu_buffers_, nullptr, dtype, dims);
 }
 
@@ -77,7 +82,8 @@ Tensor CudaVsCpuTest::CpuPoisoned(std::initializer_list<int64_t> dims) {
 std::vector<float> CudaVsCpuTest::Down(const Tensor& t) {
   Backend& b = *gpu_;
   std::vector<char> raw(t.nbytes());
-  EXPECT_TRUE(b.CopyToHost(raw.data(), t.data, raw.size(), b.default_stream()).ok());
+  EXPECT_TRUE(
+      b.CopyToHost(raw.data(), t.data, raw.size(), b.default_stream()).ok());
   EXPECT_TRUE(b.Synchronize(b.default_stream()).ok());
   std::vector<float> out(t.numel());
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -112,7 +118,8 @@ std::vector<int32_t> CudaVsCpuTest::DownI32(const Tensor& t) {
   return out;
 }
 
-std::vector<float> CudaVsCpuTest::Random(int64_t count, float lo, float hi, DType dtype) {
+std::vector<float> CudaVsCpuTest::Random(int64_t count, float lo, float hi,
+                                         DType dtype) {
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> out(count);
   for (float& v : out) {
@@ -123,8 +130,8 @@ std::vector<float> CudaVsCpuTest::Random(int64_t count, float lo, float hi, DTyp
   return out;
 }
 
-void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, double tol,
-                const std::string& what) {
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want,
+                double tol, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   double sum_sq = 0;
   for (float w : want) sum_sq += static_cast<double>(w) * w;
@@ -138,7 +145,8 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, d
     if (written && (err <= allowed || got[i] == want[i])) continue;
     worst = std::max(worst, err / (rms + 1e-6));
     if (++failures <= 5) {
-      ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << want[i]
+      ADD_FAILURE() << what << ": element " << i << " got " << got[i]
+                    << " want " << want[i]
                     << (written ? "" : " (never written)");
     }
   }

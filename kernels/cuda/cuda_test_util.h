@@ -29,10 +29,14 @@ class CudaVsCpuTest : public ::testing::Test {
 
   // A GPU tensor holding `values` rounded to `dtype`, and the CPU (f32) twin
   // holding the same rounded values.
-  Tensor Gpu(const std::vector<float>& values, DType dtype, std::initializer_list<int64_t> dims);
-  Tensor Cpu(const std::vector<float>& values, std::initializer_list<int64_t> dims);
-  Tensor GpuI32(const std::vector<int32_t>& values, std::initializer_list<int64_t> dims);
-  Tensor CpuI32(const std::vector<int32_t>& values, std::initializer_list<int64_t> dims);
+  Tensor Gpu(const std::vector<float>& values, DType dtype,
+             std::initializer_list<int64_t> dims);
+  Tensor Cpu(const std::vector<float>& values,
+             std::initializer_list<int64_t> dims);
+  Tensor GpuI32(const std::vector<int32_t>& values,
+                std::initializer_list<int64_t> dims);
+  Tensor CpuI32(const std::vector<int32_t>& values,
+                std::initializer_list<int64_t> dims);
   // NaN-filled (all bits set) tensors, to catch unwritten elements.
   Tensor GpuPoisoned(DType dtype, std::initializer_list<int64_t> dims);
   Tensor CpuPoisoned(std::initializer_list<int64_t> dims);
@@ -49,8 +53,8 @@ class CudaVsCpuTest : public ::testing::Test {
   std::mt19937 rng_{20240611};
 
  private:
-  Tensor Place(Backend& b, std::vector<DeviceBuffer>& keep, const void* data, DType dtype,
-               std::initializer_list<int64_t> dims);
+  Tensor Place(Backend& b, std::vector<DeviceBuffer>& keep, const void* data,
+               DType dtype, std::initializer_list<int64_t> dims);
 
   std::unique_ptr<Backend> gpu_owner_;
   CudaBackend* gpu_ = nullptr;
@@ -60,7 +64,7 @@ class CudaVsCpuTest : public ::testing::Test {
 
 // Expects got ~ want: every element written (not NaN unless want is NaN) and
 // max |got - want| <= tol * (rms(want) + 1e-6) + tol * |want|.
-void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, double tol,
-                const std::string& what);
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want,
+                double tol, const std::string& what);
 
 }  // namespace infernum::kernels::cuda_testing

@@ -21,13 +21,21 @@ struct Num<float> {
 };
 template <>
 struct Num<__nv_bfloat16> {
-  static __device__ __forceinline__ float ToF(__nv_bfloat16 v) { return __bfloat162float(v); }
-  static __device__ __forceinline__ __nv_bfloat16 FromF(float v) { return __float2bfloat16_rn(v); }
+  static __device__ __forceinline__ float ToF(__nv_bfloat16 v) {
+    return __bfloat162float(v);
+  }
+  static __device__ __forceinline__ __nv_bfloat16 FromF(float v) {
+    return __float2bfloat16_rn(v);
+  }
 };
 template <>
 struct Num<__half> {
-  static __device__ __forceinline__ float ToF(__half v) { return __half2float(v); }
-  static __device__ __forceinline__ __half FromF(float v) { return __float2half_rn(v); }
+  static __device__ __forceinline__ float ToF(__half v) {
+    return __half2float(v);
+  }
+  static __device__ __forceinline__ __half FromF(float v) {
+    return __float2half_rn(v);
+  }
 };
 
 template <typename T>
@@ -49,7 +57,8 @@ union Pack16 {
 
 // Loads 16 bytes (kN elements) at p (16-byte aligned) as f32.
 template <typename T>
-__device__ __forceinline__ void LoadPack(const T* p, float (&out)[Pack16<T>::kN]) {
+__device__ __forceinline__ void LoadPack(const T* p,
+                                         float (&out)[Pack16<T>::kN]) {
   Pack16<T> pk;
   pk.raw = *reinterpret_cast<const uint4*>(p);
 #pragma unroll
@@ -57,7 +66,8 @@ __device__ __forceinline__ void LoadPack(const T* p, float (&out)[Pack16<T>::kN]
 }
 
 template <typename T>
-__device__ __forceinline__ void StorePack(T* p, const float (&in)[Pack16<T>::kN]) {
+__device__ __forceinline__ void StorePack(T* p,
+                                          const float (&in)[Pack16<T>::kN]) {
   Pack16<T> pk;
 #pragma unroll
   for (int i = 0; i < Pack16<T>::kN; ++i) pk.v[i] = FromF<T>(in[i]);
@@ -76,7 +86,8 @@ __device__ __forceinline__ float WarpSum(float v) {
 
 __device__ __forceinline__ float WarpMax(float v) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
@@ -115,40 +126,40 @@ inline unsigned GridFor(int64_t n, int threads, int64_t max_blocks = 1 << 16) {
 
 // Runs the statement list with `T` bound to the storage type of the float
 // ElemType `et` (f32 / bf16 / f16); returns cudaErrorInvalidValue otherwise.
-#define INFERNUM_DISPATCH_FLOAT(et, T, ...)                      \
-  switch (et) {                                                  \
-    case ::infernum::kernels::cuda::ElemType::kF32: {            \
-      using T = float;                                           \
-      __VA_ARGS__;                                               \
-      break;                                                     \
-    }                                                            \
-    case ::infernum::kernels::cuda::ElemType::kBF16: {           \
-      using T = __nv_bfloat16;                                   \
-      __VA_ARGS__;                                               \
-      break;                                                     \
-    }                                                            \
-    case ::infernum::kernels::cuda::ElemType::kF16: {            \
-      using T = __half;                                          \
-      __VA_ARGS__;                                               \
-      break;                                                     \
-    }                                                            \
-    default:                                                     \
-      return cudaErrorInvalidValue;                              \
+#define INFERNUM_DISPATCH_FLOAT(et, T, ...)            \
+  switch (et) {                                        \
+    case ::infernum::kernels::cuda::ElemType::kF32: {  \
+      using T = float;                                 \
+      __VA_ARGS__;                                     \
+      break;                                           \
+    }                                                  \
+    case ::infernum::kernels::cuda::ElemType::kBF16: { \
+      using T = __nv_bfloat16;                         \
+      __VA_ARGS__;                                     \
+      break;                                           \
+    }                                                  \
+    case ::infernum::kernels::cuda::ElemType::kF16: {  \
+      using T = __half;                                \
+      __VA_ARGS__;                                     \
+      break;                                           \
+    }                                                  \
+    default:                                           \
+      return cudaErrorInvalidValue;                    \
   }
 
 // As above for the activation types the CUDA backend computes in (f32, bf16).
-#define INFERNUM_DISPATCH_ACT(et, T, ...)                        \
-  switch (et) {                                                  \
-    case ::infernum::kernels::cuda::ElemType::kF32: {            \
-      using T = float;                                           \
-      __VA_ARGS__;                                               \
-      break;                                                     \
-    }                                                            \
-    case ::infernum::kernels::cuda::ElemType::kBF16: {           \
-      using T = __nv_bfloat16;                                   \
-      __VA_ARGS__;                                               \
-      break;                                                     \
-    }                                                            \
-    default:                                                     \
-      return cudaErrorInvalidValue;                              \
+#define INFERNUM_DISPATCH_ACT(et, T, ...)              \
+  switch (et) {                                        \
+    case ::infernum::kernels::cuda::ElemType::kF32: {  \
+      using T = float;                                 \
+      __VA_ARGS__;                                     \
+      break;                                           \
+    }                                                  \
+    case ::infernum::kernels::cuda::ElemType::kBF16: { \
+      using T = __nv_bfloat16;                         \
+      __VA_ARGS__;                                     \
+      break;                                           \
+    }                                                  \
+    default:                                           \
+      return cudaErrorInvalidValue;                    \
   }

@@ -59,6 +59,7 @@ struct ZeroTailRowsLaunch {
   int64_t num_rows, row_elems;
   const int32_t* first_unowned_row;
 };
-cudaError_t LaunchZeroTailRows(const ZeroTailRowsLaunch& p, cudaStream_t stream);
+cudaError_t LaunchZeroTailRows(const ZeroTailRowsLaunch& p,
+                               cudaStream_t stream);
 
 }  // namespace infernum::kernels::cuda

@@ -54,16 +54,18 @@ struct Tile {
 };
 
 // Loads the Q rows (zeros for padding rows) and zeroes O.
-__device__ void LoadQ(const AttentionGeometry& g, const Tile& t, const Layout& l, bf16* q_s,
-                      float* o_s) {
+__device__ void LoadQ(const AttentionGeometry& g, const Tile& t,
+                      const Layout& l, bf16* q_s, float* o_s) {
   const int chunks = g.head_dim / 8;
   for (int i = threadIdx.x; i < kRows * chunks; i += kThreads) {
     const int r = i / chunks, c = i % chunks;
     const int tok = r / t.group, h = r % t.group;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (tok < t.tokens) {
-      const int64_t head = (t.first_row + tok) * g.num_heads + t.kvh * t.group + h;
-      v = *reinterpret_cast<const uint4*>(static_cast<const bf16*>(g.q) + head * g.head_dim + c * 8);
+      const int64_t head =
+          (t.first_row + tok) * g.num_heads + t.kvh * t.group + h;
+      v = *reinterpret_cast<const uint4*>(static_cast<const bf16*>(g.q) +
+                                          head * g.head_dim + c * 8);
     }
     *reinterpret_cast<uint4*>(q_s + r * l.ldq + c * 8) = v;
   }
@@ -72,8 +74,9 @@ __device__ void LoadQ(const AttentionGeometry& g, const Tile& t, const Layout& l
 
 // Loads K and V for positions [kv0, kv0 + kKeys); positions >= kv_end are
 // zero (their probabilities are 0, and 0 * garbage could be NaN).
-__device__ void LoadKv(const AttentionGeometry& g, const Tile& t, const Layout& l,
-                       const int32_t* table, int kv0, bf16* k_s, bf16* v_s) {
+__device__ void LoadKv(const AttentionGeometry& g, const Tile& t,
+                       const Layout& l, const int32_t* table, int kv0,
+                       bf16* k_s, bf16* v_s) {
   const int chunks = g.head_dim / 8;
   for (int i = threadIdx.x; i < kKeys * chunks; i += kThreads) {
     const int j = i / chunks, c = i % chunks;
@@ -89,7 +92,8 @@ __device__ void LoadKv(const AttentionGeometry& g, const Tile& t, const Layout& 
 }
 
 // S[warp rows] = Q[warp rows] K^T.
-__device__ void ScoreTile(int hd, const Layout& l, const bf16* q_s, const bf16* k_s, float* s_s) {
+__device__ void ScoreTile(int hd, const Layout& l, const bf16* q_s,
+                          const bf16* k_s, float* s_s) {
   const int warp = threadIdx.x / 32;
   for (int nt = 0; nt < kKeys / 16; ++nt) {
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
@@ -101,13 +105,14 @@ __device__ void ScoreTile(int hd, const Layout& l, const bf16* q_s, const bf16* 
       wmma::load_matrix_sync(b, k_s + nt * 16 * l.ldq + kk * 16, l.ldq);
       wmma::mma_sync(acc, a, b, acc);
     }
-    wmma::store_matrix_sync(s_s + warp * 16 * l.lds + nt * 16, acc, l.lds, wmma::mem_row_major);
+    wmma::store_matrix_sync(s_s + warp * 16 * l.lds + nt * 16, acc, l.lds,
+                            wmma::mem_row_major);
   }
 }
 
 // O[warp rows] += P[warp rows] V.
-__device__ void AccumulateTile(int hd, const Layout& l, const bf16* p_s, const bf16* v_s,
-                               float* o_s) {
+__device__ void AccumulateTile(int hd, const Layout& l, const bf16* p_s,
+                               const bf16* v_s, float* o_s) {
   const int warp = threadIdx.x / 32;
   for (int nt = 0; nt < hd / 16; ++nt) {
     float* o_ptr = o_s + warp * 16 * l.ldo + nt * 16;
@@ -133,8 +138,8 @@ struct RowState {
 
 // Online softmax over the tile for this lane's row (r = 16 * warp + lane / 2;
 // the lane covers half of the kKeys columns): masks, rescales O, writes P.
-__device__ void SoftmaxTile(int hd, const Layout& l, float scale, int kv0, RowState& st,
-                            float* s_s, bf16* p_s, float* o_s) {
+__device__ void SoftmaxTile(int hd, const Layout& l, float scale, int kv0,
+                            RowState& st, float* s_s, bf16* p_s, float* o_s) {
   const int lane = threadIdx.x & 31;
   const int r = (threadIdx.x / 32) * 16 + lane / 2;
   const int c0 = (lane & 1) * (kKeys / 2);
@@ -147,13 +152,15 @@ __device__ void SoftmaxTile(int hd, const Layout& l, float scale, int kv0, RowSt
     mx = fmaxf(mx, v);
   }
   mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-  const float m_new = fmaxf(st.m, mx);  // Finite: key 0 is visible to every row.
+  const float m_new =
+      fmaxf(st.m, mx);  // Finite: key 0 is visible to every row.
   const float alpha = expf(st.m - m_new);
   float sum = 0.0f;
 #pragma unroll
   for (int c = c0; c < c0 + kKeys / 2; ++c) {
     const float v = s_row[c];
-    const bf16 pb = __float2bfloat16_rn(v == -INFINITY ? 0.0f : expf(v - m_new));
+    const bf16 pb =
+        __float2bfloat16_rn(v == -INFINITY ? 0.0f : expf(v - m_new));
     p_s[r * l.ldp + c] = pb;
     sum += __bfloat162float(pb);
   }
@@ -176,7 +183,8 @@ __device__ bool MakeTile(const FlashAttentionLaunch& p, Tile& t) {
   const int tok0 = blockIdx.x * tokens_per_tile;
   if (tok0 >= q_len) return false;
   const int64_t cap = static_cast<int64_t>(g.max_blocks) * g.block_size;
-  const int context = static_cast<int>(min(static_cast<int64_t>(g.seq_lens[t.seq]), cap));
+  const int context =
+      static_cast<int>(min(static_cast<int64_t>(g.seq_lens[t.seq]), cap));
   t.first_row = q_start + tok0;
   t.tokens = min(tokens_per_tile, q_len - tok0);
   t.first_pos = context - q_len + tok0;
@@ -187,14 +195,18 @@ __device__ bool MakeTile(const FlashAttentionLaunch& p, Tile& t) {
 // Writes zeros for the tile's rows (a sequence with more query rows than
 // context, which the CPU backend rejects as invalid).
 __device__ void ZeroTile(const AttentionGeometry& g, const Tile& t) {
-  for (int i = threadIdx.x; i < t.tokens * t.group * g.head_dim; i += kThreads) {
+  for (int i = threadIdx.x; i < t.tokens * t.group * g.head_dim;
+       i += kThreads) {
     const int r = i / g.head_dim, d = i % g.head_dim;
-    const int64_t head = (t.first_row + r / t.group) * g.num_heads + t.kvh * t.group + r % t.group;
-    static_cast<bf16*>(g.out)[head * g.head_dim + d] = __float2bfloat16_rn(0.0f);
+    const int64_t head = (t.first_row + r / t.group) * g.num_heads +
+                         t.kvh * t.group + r % t.group;
+    static_cast<bf16*>(g.out)[head * g.head_dim + d] =
+        __float2bfloat16_rn(0.0f);
   }
 }
 
-__global__ void __launch_bounds__(kThreads) FlashAttentionKernel(FlashAttentionLaunch p) {
+__global__ void __launch_bounds__(kThreads)
+    FlashAttentionKernel(FlashAttentionLaunch p) {
   extern __shared__ __align__(128) unsigned char smem[];
   const AttentionGeometry& g = p.g;
   Tile t;
@@ -216,7 +228,8 @@ __global__ void __launch_bounds__(kThreads) FlashAttentionKernel(FlashAttentionL
   // Padding rows repeat the last token's position so their softmax stays
   // finite; they are never stored.
   RowState st{-INFINITY, 0.0f, t.first_pos + min(r / t.group, t.tokens - 1)};
-  const int32_t* table = g.block_tables + static_cast<int64_t>(t.seq) * g.max_blocks;
+  const int32_t* table =
+      g.block_tables + static_cast<int64_t>(t.seq) * g.max_blocks;
   for (int kv0 = 0; kv0 < t.kv_end; kv0 += kKeys) {
     __syncthreads();  // Q/O ready (first pass); K/V no longer read (later).
     LoadKv(g, t, l, table, kv0, k_s, v_s);
@@ -230,34 +243,40 @@ __global__ void __launch_bounds__(kThreads) FlashAttentionKernel(FlashAttentionL
   __syncwarp();
   const int tok = r / t.group;
   if (tok < t.tokens) {
-    const int64_t head = (t.first_row + tok) * g.num_heads + t.kvh * t.group + r % t.group;
+    const int64_t head =
+        (t.first_row + tok) * g.num_heads + t.kvh * t.group + r % t.group;
     bf16* dst = static_cast<bf16*>(g.out) + head * hd;
     const float inv = 1.0f / st.l;
     const int half = hd / 2, c0 = (threadIdx.x & 1) * half;
     const float* o_row = o_s + r * l.ldo;
-    for (int c = c0; c < c0 + half; ++c) dst[c] = __float2bfloat16_rn(o_row[c] * inv);
+    for (int c = c0; c < c0 + half; ++c)
+      dst[c] = __float2bfloat16_rn(o_row[c] * inv);
   }
 }
 
 }  // namespace
 
 bool FlashAttentionSupported(int head_dim, int group) {
-  return head_dim > 0 && head_dim % 16 == 0 && head_dim <= 256 && group >= 1 && group <= kRows;
+  return head_dim > 0 && head_dim % 16 == 0 && head_dim <= 256 && group >= 1 &&
+         group <= kRows;
 }
 
-cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p, cudaStream_t stream) {
+cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p,
+                                 cudaStream_t stream) {
   const AttentionGeometry& g = p.g;
   if (g.num_seqs == 0 || p.max_query_len <= 0) return cudaSuccess;
   if (g.num_kv_heads <= 0 || g.num_heads % g.num_kv_heads != 0 ||
-      !FlashAttentionSupported(g.head_dim, g.num_heads / g.num_kv_heads) || g.num_blocks < 1 ||
-      g.block_size < 1 || g.max_blocks < 1 || g.num_seqs > 65535 || g.num_kv_heads > 65535) {
+      !FlashAttentionSupported(g.head_dim, g.num_heads / g.num_kv_heads) ||
+      g.num_blocks < 1 || g.block_size < 1 || g.max_blocks < 1 ||
+      g.num_seqs > 65535 || g.num_kv_heads > 65535) {
     return cudaErrorInvalidValue;
   }
   const int tokens_per_tile = kRows / (g.num_heads / g.num_kv_heads);
   const int tiles = (p.max_query_len + tokens_per_tile - 1) / tokens_per_tile;
   const Layout l = MakeLayout(g.head_dim);
-  cudaError_t err = cudaFuncSetAttribute(FlashAttentionKernel,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, l.bytes);
+  cudaError_t err = cudaFuncSetAttribute(
+      FlashAttentionKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      l.bytes);
   if (err != cudaSuccess) return err;
   const dim3 grid(tiles, g.num_kv_heads, g.num_seqs);
   FlashAttentionKernel<<<grid, kThreads, l.bytes, stream>>>(p);

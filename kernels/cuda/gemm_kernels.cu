@@ -64,12 +64,16 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(GemmLaunch p) {
 
 cudaError_t LaunchFallbackGemm(const GemmLaunch& p, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return cudaSuccess;
-  const int64_t grid_x = (p.n + kTile - 1) / kTile, grid_y = (p.m + kTile - 1) / kTile;
+  const int64_t grid_x = (p.n + kTile - 1) / kTile,
+                grid_y = (p.m + kTile - 1) / kTile;
   if (grid_x > 0x7fffffff || grid_y > 65535) return cudaErrorInvalidValue;
   const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y));
-  INFERNUM_DISPATCH_ACT(p.x_type, TX, INFERNUM_DISPATCH_FLOAT(p.w_type, TW, INFERNUM_DISPATCH_ACT(p.out_type, TO, {
-    GemmKernel<TX, TW, TO><<<grid, kThreads, 0, stream>>>(p);
-  })));
+  INFERNUM_DISPATCH_ACT(
+      p.x_type, TX,
+      INFERNUM_DISPATCH_FLOAT(
+          p.w_type, TW, INFERNUM_DISPATCH_ACT(p.out_type, TO, {
+            GemmKernel<TX, TW, TO><<<grid, kThreads, 0, stream>>>(p);
+          })));
   return cudaGetLastError();
 }
 

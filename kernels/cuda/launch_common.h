@@ -15,6 +15,8 @@ namespace infernum::kernels::cuda {
 // (checked by static_assert in the host code).
 enum class ElemType : int { kF32 = 0, kBF16 = 1, kF16 = 2, kI32 = 3 };
 
-constexpr int ElemSize(ElemType t) { return t == ElemType::kBF16 || t == ElemType::kF16 ? 2 : 4; }
+constexpr int ElemSize(ElemType t) {
+  return t == ElemType::kBF16 || t == ElemType::kF16 ? 2 : 4;
+}
 
 }  // namespace infernum::kernels::cuda

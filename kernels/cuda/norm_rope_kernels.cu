@@ -67,7 +67,8 @@ __global__ void RopeKernel(RopeLaunch p) {
     for (int idx = threadIdx.x; idx < total_heads * half; idx += blockDim.x) {
       const int h = idx / half, j = idx % half;
       const bool is_q = h < p.num_heads;
-      T* x = is_q ? q + (i * p.num_heads + h) * hd : k + i * kv_row + (h - p.num_heads) * hd;
+      T* x = is_q ? q + (i * p.num_heads + h) * hd
+                  : k + i * kv_row + (h - p.num_heads) * hd;
       const float a = ToF(x[j]), b = ToF(x[j + half]);
       const float c = cos_sin[j], s = cos_sin[half + j];
       const T lo = FromF<T>(a * c - b * s);
@@ -75,7 +76,8 @@ __global__ void RopeKernel(RopeLaunch p) {
       x[j] = lo;
       x[j + half] = hi;
       if (!is_q && slot >= 0) {
-        T* dst = static_cast<T*>(p.k_cache) + slot * kv_row + (h - p.num_heads) * hd;
+        T* dst =
+            static_cast<T*>(p.k_cache) + slot * kv_row + (h - p.num_heads) * hd;
         dst[j] = lo;
         dst[j + half] = hi;
       }
@@ -112,9 +114,11 @@ int NormThreads(int64_t hidden) {
   return 128;
 }
 
-bool AllAligned(int64_t row_bytes, int align, const void* a, const void* b, const void* c,
-                const void* d) {
-  const auto ok = [&](const void* p) { return reinterpret_cast<uintptr_t>(p) % align == 0; };
+bool AllAligned(int64_t row_bytes, int align, const void* a, const void* b,
+                const void* c, const void* d) {
+  const auto ok = [&](const void* p) {
+    return reinterpret_cast<uintptr_t>(p) % align == 0;
+  };
   return row_bytes % align == 0 && ok(a) && ok(b) && ok(c) && ok(d);
 }
 
@@ -124,9 +128,10 @@ cudaError_t LaunchRmsNorm(const RmsNormLaunch& p, cudaStream_t stream) {
   if (p.rows == 0 || p.hidden == 0) return cudaSuccess;
   const int threads = NormThreads(p.hidden);
   const unsigned grid = GridFor(p.rows, 1, 1 << 16);
-  INFERNUM_DISPATCH_ACT(p.act_type, TA, INFERNUM_DISPATCH_FLOAT(p.weight_type, TW, {
-    RmsNormKernel<TA, TW><<<grid, threads, 0, stream>>>(p);
-  }));
+  INFERNUM_DISPATCH_ACT(
+      p.act_type, TA, INFERNUM_DISPATCH_FLOAT(p.weight_type, TW, {
+        RmsNormKernel<TA, TW><<<grid, threads, 0, stream>>>(p);
+      }));
   return cudaGetLastError();
 }
 
@@ -134,11 +139,13 @@ cudaError_t LaunchRope(const RopeLaunch& p, cudaStream_t stream) {
   if (p.n == 0 || p.head_dim == 0) return cudaSuccess;
   const unsigned grid = GridFor(p.n, 1, 1 << 16);
   const size_t smem = sizeof(float) * p.head_dim;
-  INFERNUM_DISPATCH_ACT(p.act_type, T, { RopeKernel<T><<<grid, 256, smem, stream>>>(p); });
+  INFERNUM_DISPATCH_ACT(p.act_type, T,
+                        { RopeKernel<T><<<grid, 256, smem, stream>>>(p); });
   return cudaGetLastError();
 }
 
-cudaError_t LaunchWriteKvCache(const WriteKvCacheLaunch& p, cudaStream_t stream) {
+cudaError_t LaunchWriteKvCache(const WriteKvCacheLaunch& p,
+                               cudaStream_t stream) {
   if (p.n == 0 || p.row_bytes == 0) return cudaSuccess;
   const unsigned grid = GridFor(p.n, 1, 1 << 16);
   if (AllAligned(p.row_bytes, 16, p.k, p.v, p.k_cache, p.v_cache)) {

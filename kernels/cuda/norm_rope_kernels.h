@@ -10,11 +10,11 @@ namespace infernum::kernels::cuda {
 // else v = x. out = v / sqrt(mean(v^2) + eps) * weight, in f32, rounded to
 // act. out may alias x.
 struct RmsNormLaunch {
-  const void* x;    // [rows, hidden] act.
-  void* residual;   // [rows, hidden] act, or null.
+  const void* x;       // [rows, hidden] act.
+  void* residual;      // [rows, hidden] act, or null.
   const void* weight;  // [hidden] f32/bf16/f16.
   ElemType weight_type;
-  void* out;  // [rows, hidden] act.
+  void* out;          // [rows, hidden] act.
   ElemType act_type;  // f32 or bf16.
   int64_t rows, hidden;
   float eps;
@@ -52,6 +52,7 @@ struct WriteKvCacheLaunch {
   const int32_t* slot_mapping;
   int64_t n, num_slots, row_bytes;
 };
-cudaError_t LaunchWriteKvCache(const WriteKvCacheLaunch& p, cudaStream_t stream);
+cudaError_t LaunchWriteKvCache(const WriteKvCacheLaunch& p,
+                               cudaStream_t stream);
 
 }  // namespace infernum::kernels::cuda

@@ -13,19 +13,22 @@
 namespace infernum::kernels::cuda {
 
 // `t` is defined, has `ndim` dims (none negative) and one of `dtypes`.
-absl::Status CheckTensor(std::string_view op, std::string_view name, const Tensor& t, int ndim,
+absl::Status CheckTensor(std::string_view op, std::string_view name,
+                         const Tensor& t, int ndim,
                          std::initializer_list<DType> dtypes);
 // t.dim(i) == expected.
-absl::Status CheckDim(std::string_view op, std::string_view name, const Tensor& t, int i,
-                      int64_t expected);
+absl::Status CheckDim(std::string_view op, std::string_view name,
+                      const Tensor& t, int i, int64_t expected);
 // Same ndim and dims (dtypes may differ).
-absl::Status CheckSameShape(std::string_view op, std::string_view a_name, const Tensor& a,
-                            std::string_view b_name, const Tensor& b);
+absl::Status CheckSameShape(std::string_view op, std::string_view a_name,
+                            const Tensor& a, std::string_view b_name,
+                            const Tensor& b);
 // The byte ranges of a and b do not overlap (or one is empty).
-absl::Status CheckNoAlias(std::string_view op, std::string_view a_name, const Tensor& a,
-                          std::string_view b_name, const Tensor& b);
+absl::Status CheckNoAlias(std::string_view op, std::string_view a_name,
+                          const Tensor& a, std::string_view b_name,
+                          const Tensor& b);
 // t.data is `alignment`-byte aligned (vectorized kernels need 16).
-absl::Status CheckAligned(std::string_view op, std::string_view name, const Tensor& t,
-                          size_t alignment);
+absl::Status CheckAligned(std::string_view op, std::string_view name,
+                          const Tensor& t, size_t alignment);
 
 }  // namespace infernum::kernels::cuda

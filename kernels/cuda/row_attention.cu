@@ -26,9 +26,10 @@ __device__ __forceinline__ BlockPlan PlanBlock(const RowAttentionLaunch& p) {
   b.rc = LocateRow(g, blockIdx.x);
   const int split = blockIdx.z;
   b.begin = split * p.split_size;
-  b.end = !b.rc.valid                    ? 0
-          : split == p.num_splits - 1 ? b.rc.context
-                                      : min(b.rc.context, b.begin + p.split_size);
+  b.end = !b.rc.valid ? 0
+          : split == p.num_splits - 1
+              ? b.rc.context
+              : min(b.rc.context, b.begin + p.split_size);
   return b;
 }
 
@@ -36,8 +37,10 @@ __device__ __forceinline__ BlockPlan PlanBlock(const RowAttentionLaunch& p) {
 // share one position (8 elements each), so their partial dots are summed
 // with xor shuffles; loops are block-uniform so the shuffles are safe.
 template <int kTpt>
-__device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g, const BlockPlan& b,
-                                           const int32_t* table, const float* q_s, float* logits,
+__device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g,
+                                           const BlockPlan& b,
+                                           const int32_t* table,
+                                           const float* q_s, float* logits,
                                            int c0, int c1) {
   constexpr int kGroups = kThreads / kTpt;
   const int tg = threadIdx.x / kTpt, seg = threadIdx.x % kTpt;
@@ -47,8 +50,9 @@ __device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g, const Blo
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int t = base + u * kGroups + tg;
-      raw[u] = (t < c1 && has_seg) ? LoadKvChunk(g, g.k_cache, table, t, b.kvh, seg)
-                                   : make_uint4(0, 0, 0, 0);
+      raw[u] = (t < c1 && has_seg)
+                   ? LoadKvChunk(g, g.k_cache, table, t, b.kvh, seg)
+                   : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -64,8 +68,10 @@ __device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g, const Blo
           for (int e = 0; e < 8; ++e) d += qh[e] * kf[e];
         }
 #pragma unroll
-        for (int o = kTpt / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-        if (seg == 0 && t < c1 && h < b.gcount) logits[h * kChunk + (t - c0)] = d;
+        for (int o = kTpt / 2; o > 0; o >>= 1)
+          d += __shfl_xor_sync(0xffffffffu, d, o);
+        if (seg == 0 && t < c1 && h < b.gcount)
+          logits[h * kChunk + (t - c0)] = d;
       }
     }
   }
@@ -73,9 +79,9 @@ __device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g, const Blo
 
 // acc[h][e] += p[h][t] * v[t][8 * seg + e] over positions [c0, c1).
 template <int kTpt>
-__device__ __forceinline__ void AccumulateChunk(const AttentionGeometry& g, const BlockPlan& b,
-                                                const int32_t* table, const float* probs,
-                                                int c0, int c1, float (&acc)[kMaxGroup][8]) {
+__device__ __forceinline__ void AccumulateChunk(
+    const AttentionGeometry& g, const BlockPlan& b, const int32_t* table,
+    const float* probs, int c0, int c1, float (&acc)[kMaxGroup][8]) {
   constexpr int kGroups = kThreads / kTpt;
   const int tg = threadIdx.x / kTpt, seg = threadIdx.x % kTpt;
   if (seg * 8 >= g.head_dim) return;  // No shuffles below.
@@ -84,7 +90,8 @@ __device__ __forceinline__ void AccumulateChunk(const AttentionGeometry& g, cons
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int t = base + u * kGroups + tg;
-      raw[u] = t < c1 ? LoadKvChunk(g, g.v_cache, table, t, b.kvh, seg) : make_uint4(0, 0, 0, 0);
+      raw[u] = t < c1 ? LoadKvChunk(g, g.v_cache, table, t, b.kvh, seg)
+                      : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -105,8 +112,9 @@ __device__ __forceinline__ void AccumulateChunk(const AttentionGeometry& g, cons
 
 // Online-softmax update for the chunk: warp w owns heads w, w + 4, ...;
 // turns logits into exp(logit - new max) and records the rescale factor.
-__device__ __forceinline__ void SoftmaxChunk(const BlockPlan& b, float* logits, int len,
-                                             float* m_s, float* l_s, float* alpha_s) {
+__device__ __forceinline__ void SoftmaxChunk(const BlockPlan& b, float* logits,
+                                             int len, float* m_s, float* l_s,
+                                             float* alpha_s) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   for (int h = warp; h < b.gcount; h += kThreads / 32) {
     float* lg = logits + h * kChunk;
@@ -132,13 +140,14 @@ __device__ __forceinline__ void SoftmaxChunk(const BlockPlan& b, float* logits, 
 }
 
 template <int kTpt>
-__global__ void __launch_bounds__(kThreads) RowAttentionKernel(RowAttentionLaunch p) {
+__global__ void __launch_bounds__(kThreads)
+    RowAttentionKernel(RowAttentionLaunch p) {
   extern __shared__ float smem[];
   __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], alpha_s[kMaxGroup];
   const AttentionGeometry& g = p.g;
   const int hd = g.head_dim;
-  float* q_s = smem;                      // [kMaxGroup][hd], pre-scaled.
-  float* acc_s = q_s + kMaxGroup * hd;    // [kMaxGroup][hd].
+  float* q_s = smem;                       // [kMaxGroup][hd], pre-scaled.
+  float* acc_s = q_s + kMaxGroup * hd;     // [kMaxGroup][hd].
   float* logits = acc_s + kMaxGroup * hd;  // [kMaxGroup][kChunk].
   const BlockPlan b = PlanBlock(p);
   const int64_t row = blockIdx.x;
@@ -148,7 +157,8 @@ __global__ void __launch_bounds__(kThreads) RowAttentionKernel(RowAttentionLaunc
     // Only an invalid row leaves split 0 empty; with several splits the
     // reduce kernel writes its zeros.
     if (blockIdx.z == 0 && p.num_splits == 1) {
-      for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads) out[i] = __float2bfloat16_rn(0.0f);
+      for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads)
+        out[i] = __float2bfloat16_rn(0.0f);
     }
     return;
   }
@@ -162,7 +172,8 @@ __global__ void __launch_bounds__(kThreads) RowAttentionKernel(RowAttentionLaunc
     l_s[threadIdx.x] = 0.0f;
   }
   __syncthreads();
-  const int32_t* table = g.block_tables + static_cast<int64_t>(b.rc.seq) * g.max_blocks;
+  const int32_t* table =
+      g.block_tables + static_cast<int64_t>(b.rc.seq) * g.max_blocks;
   float acc[kMaxGroup][8] = {};
   for (int c0 = b.begin; c0 < b.end; c0 += kChunk) {
     const int c1 = min(b.end, c0 + kChunk);
@@ -185,7 +196,8 @@ __global__ void __launch_bounds__(kThreads) RowAttentionKernel(RowAttentionLaunc
     for (int h = 0; h < kMaxGroup; ++h) {
       if (h >= b.gcount) continue;
 #pragma unroll
-      for (int e = 0; e < 8; ++e) atomicAdd(&acc_s[h * hd + seg * 8 + e], acc[h][e]);
+      for (int e = 0; e < 8; ++e)
+        atomicAdd(&acc_s[h * hd + seg * 8 + e], acc[h][e]);
     }
   }
   __syncthreads();
@@ -215,17 +227,21 @@ __global__ void RowAttentionReduceKernel(RowAttentionLaunch p) {
   bf16* out = static_cast<bf16*>(g.out) + head * g.head_dim;
   const RowContext rc = LocateRow(g, row);
   if (!rc.valid) {
-    for (int d = threadIdx.x; d < g.head_dim; d += blockDim.x) out[d] = __float2bfloat16_rn(0.0f);
+    for (int d = threadIdx.x; d < g.head_dim; d += blockDim.x)
+      out[d] = __float2bfloat16_rn(0.0f);
     return;
   }
-  const int num_valid = min(p.num_splits, (rc.context + p.split_size - 1) / p.split_size);
+  const int num_valid =
+      min(p.num_splits, (rc.context + p.split_size - 1) / p.split_size);
   const int64_t base = head * p.num_splits;
   if (threadIdx.x == 0) {
     float m = -INFINITY;
-    for (int s = 0; s < num_valid; ++s) m = fmaxf(m, p.partial_ml[2 * (base + s)]);
+    for (int s = 0; s < num_valid; ++s)
+      m = fmaxf(m, p.partial_ml[2 * (base + s)]);
     float total = 0.0f;
     for (int s = 0; s < num_valid; ++s) {
-      const float w = p.partial_ml[2 * (base + s) + 1] * expf(p.partial_ml[2 * (base + s)] - m);
+      const float w = p.partial_ml[2 * (base + s) + 1] *
+                      expf(p.partial_ml[2 * (base + s)] - m);
       weights[s] = w;
       total += w;
     }
@@ -234,7 +250,8 @@ __global__ void RowAttentionReduceKernel(RowAttentionLaunch p) {
   __syncthreads();
   for (int d = threadIdx.x; d < g.head_dim; d += blockDim.x) {
     float o = 0.0f;
-    for (int s = 0; s < num_valid; ++s) o += weights[s] * p.partial_out[(base + s) * g.head_dim + d];
+    for (int s = 0; s < num_valid; ++s)
+      o += weights[s] * p.partial_out[(base + s) * g.head_dim + d];
     out[d] = __float2bfloat16_rn(o * inv_total);
   }
 }
@@ -244,32 +261,39 @@ cudaError_t Launch(const RowAttentionLaunch& p, cudaStream_t stream) {
   const AttentionGeometry& g = p.g;
   const int group = g.num_heads / g.num_kv_heads;
   const int chunks = (group + kMaxGroup - 1) / kMaxGroup;
-  const dim3 grid(static_cast<unsigned>(g.num_rows), g.num_kv_heads * chunks, p.num_splits);
-  const size_t smem = sizeof(float) * (2 * kMaxGroup * g.head_dim + kMaxGroup * kChunk);
+  const dim3 grid(static_cast<unsigned>(g.num_rows), g.num_kv_heads * chunks,
+                  p.num_splits);
+  const size_t smem =
+      sizeof(float) * (2 * kMaxGroup * g.head_dim + kMaxGroup * kChunk);
   RowAttentionKernel<kTpt><<<grid, kThreads, smem, stream>>>(p);
   if (p.num_splits > 1) {
     const dim3 reduce_grid(static_cast<unsigned>(g.num_rows), g.num_heads);
-    RowAttentionReduceKernel<<<reduce_grid, 128, sizeof(float) * p.num_splits, stream>>>(p);
+    RowAttentionReduceKernel<<<reduce_grid, 128, sizeof(float) * p.num_splits,
+                               stream>>>(p);
   }
   return cudaGetLastError();
 }
 
 }  // namespace
 
-int64_t RowAttentionScratchFloats(int64_t num_rows, int num_heads, int num_splits, int head_dim) {
+int64_t RowAttentionScratchFloats(int64_t num_rows, int num_heads,
+                                  int num_splits, int head_dim) {
   if (num_splits <= 1) return 0;
   return num_rows * num_heads * num_splits * static_cast<int64_t>(head_dim + 2);
 }
 
-cudaError_t LaunchRowAttention(const RowAttentionLaunch& p, cudaStream_t stream) {
+cudaError_t LaunchRowAttention(const RowAttentionLaunch& p,
+                               cudaStream_t stream) {
   const AttentionGeometry& g = p.g;
   if (g.num_rows == 0) return cudaSuccess;
   if (g.head_dim % 8 != 0 || g.head_dim > 256 || g.num_kv_heads <= 0 ||
-      g.num_heads % g.num_kv_heads != 0 || p.num_splits < 1 || p.num_splits > 65535 ||
-      p.split_size < 1 || g.num_blocks < 1 || g.block_size < 1 || g.max_blocks < 1) {
+      g.num_heads % g.num_kv_heads != 0 || p.num_splits < 1 ||
+      p.num_splits > 65535 || p.split_size < 1 || g.num_blocks < 1 ||
+      g.block_size < 1 || g.max_blocks < 1) {
     return cudaErrorInvalidValue;
   }
-  if (p.num_splits > 1 && (p.partial_out == nullptr || p.partial_ml == nullptr)) {
+  if (p.num_splits > 1 &&
+      (p.partial_out == nullptr || p.partial_ml == nullptr)) {
     return cudaErrorInvalidValue;
   }
   const int chunks_8 = g.head_dim / 8;

@@ -29,13 +29,16 @@ __device__ __forceinline__ float ClampFinite(float v) {
 }
 
 // Copies the row into `work` and applies the penalties of its list.
-__device__ void ApplyPenalties(const SamplingLaunch& p, const GpuSamplingRow& prm,
-                               const float* raw, float* work) {
+__device__ void ApplyPenalties(const SamplingLaunch& p,
+                               const GpuSamplingRow& prm, const float* raw,
+                               float* work) {
   for (int j = threadIdx.x; j < p.vocab; j += blockDim.x) work[j] = raw[j];
   __syncthreads();
   const float r = prm.repetition_penalty;
-  const bool additive = prm.frequency_penalty != 0.0f || prm.presence_penalty != 0.0f;
-  for (int i = prm.penalty_begin + threadIdx.x; i < prm.penalty_end; i += blockDim.x) {
+  const bool additive =
+      prm.frequency_penalty != 0.0f || prm.presence_penalty != 0.0f;
+  for (int i = prm.penalty_begin + threadIdx.x; i < prm.penalty_end;
+       i += blockDim.x) {
     const int32_t id = p.penalty_tokens[i];
     if (id < 0 || id >= p.vocab) continue;
     float v = work[id];
@@ -54,10 +57,12 @@ __device__ void ApplyPenalties(const SamplingLaunch& p, const GpuSamplingRow& pr
 
 // Inverse-CDF draw over the survivors (inside `cut`, and weight >= min_p),
 // in id order, with fixed-point weights.
-__device__ int32_t Draw(const float* x, int vocab, const Cut& cut, float max, float temperature,
-                        float min_p, double uniform, int32_t fallback, SampleShared& sh) {
+__device__ int32_t Draw(const float* x, int vocab, const Cut& cut, float max,
+                        float temperature, float min_p, double uniform,
+                        int32_t fallback, SampleShared& sh) {
   const int span = (vocab + blockDim.x - 1) / blockDim.x;
-  const int lo = min(vocab, static_cast<int>(threadIdx.x) * span), hi = min(vocab, lo + span);
+  const int lo = min(vocab, static_cast<int>(threadIdx.x) * span),
+            hi = min(vocab, lo + span);
   const auto weight = [&](int j) -> u64 {
     const float v = x[j] + 0.0f;
     if (v == -INFINITY || !Inside(cut, DescKey(v), j)) return 0;
@@ -88,43 +93,52 @@ __device__ int32_t Draw(const float* x, int vocab, const Cut& cut, float max, fl
 }
 
 // Non-greedy token: temperature, top-k, top-p, min-p, then the draw.
-__device__ int32_t SampleRow(const float* x, int vocab, int finite, const GpuSamplingRow& prm,
-                             const ArgmaxPair& best, SampleShared& sh) {
+__device__ int32_t SampleRow(const float* x, int vocab, int finite,
+                             const GpuSamplingRow& prm, const ArgmaxPair& best,
+                             SampleShared& sh) {
   const float max = best.value, t = prm.temperature;
   Cut cut = NoCut();
   if (prm.top_k > 0 && prm.top_k < finite) {
-    cut = SelectCut<false>(x, vocab, cut, max, t, static_cast<u64>(prm.top_k), sh.select);
+    cut = SelectCut<false>(x, vocab, cut, max, t, static_cast<u64>(prm.top_k),
+                           sh.select);
   }
   if (prm.top_p < 1.0f) {
     u64 local = 0;
     for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
       const float v = x[j] + 0.0f;
-      if (v != -INFINITY && Inside(cut, DescKey(v), j)) local += FixedWeight(v, max, t);
+      if (v != -INFINITY && Inside(cut, DescKey(v), j))
+        local += FixedWeight(v, max, t);
     }
     const u64 total = BlockSumT(local, sh.select.scratch);
     const double frac = static_cast<double>(prm.top_p) - 1e-6;
-    u64 target = static_cast<u64>(ceil(fmax(frac, 0.0) * static_cast<double>(total)));
+    u64 target =
+        static_cast<u64>(ceil(fmax(frac, 0.0) * static_cast<double>(total)));
     target = target < 1 ? 1 : (target > total ? total : target);
     cut = SelectCut<true>(x, vocab, cut, max, t, target, sh.select);
   }
-  const uint4 r = Philox4x32_10(
-      make_uint4(prm.counter[0], prm.counter[1], prm.counter[2], prm.counter[3]),
-      make_uint2(prm.key[0], prm.key[1]));
-  return Draw(x, vocab, cut, max, t, prm.min_p, UniformFromWords(r.x, r.y), best.index, sh);
+  const uint4 r = Philox4x32_10(make_uint4(prm.counter[0], prm.counter[1],
+                                           prm.counter[2], prm.counter[3]),
+                                make_uint2(prm.key[0], prm.key[1]));
+  return Draw(x, vocab, cut, max, t, prm.min_p, UniformFromWords(r.x, r.y),
+              best.index, sh);
 }
 
 // log_softmax of the raw logits at `token` and the row's top alternatives.
-__device__ void Logprobs(const SamplingLaunch& p, const GpuSamplingRow& prm, const float* raw,
-                         float raw_max, int finite, int32_t token, SampleShared& sh) {
+__device__ void Logprobs(const SamplingLaunch& p, const GpuSamplingRow& prm,
+                         const float* raw, float raw_max, int finite,
+                         int32_t token, SampleShared& sh) {
   const int64_t row = blockIdx.x;
   double s = 0.0;
-  for (int j = threadIdx.x; j < p.vocab; j += blockDim.x) s += exp(static_cast<double>(raw[j] - raw_max));
+  for (int j = threadIdx.x; j < p.vocab; j += blockDim.x)
+    s += exp(static_cast<double>(raw[j] - raw_max));
   const double log_z = static_cast<double>(raw_max) + log(BlockSumT(s, sh.f64));
-  if (threadIdx.x == 0) p.logprobs[row] = static_cast<float>(raw[token] - log_z);
+  if (threadIdx.x == 0)
+    p.logprobs[row] = static_cast<float>(raw[token] - log_z);
   const int n = min(prm.num_logprobs, kMaxGpuTopLogprobs);
   int count = 0;
   if (n > 0) {
-    const Cut cut = n < finite ? SelectCut<false>(raw, p.vocab, NoCut(), 0.0f, 1.0f, n, sh.select)
+    const Cut cut = n < finite ? SelectCut<false>(raw, p.vocab, NoCut(), 0.0f,
+                                                  1.0f, n, sh.select)
                                : NoCut();
     if (threadIdx.x == 0) sh.top_count = 0;
     __syncthreads();
@@ -144,7 +158,8 @@ __device__ void Logprobs(const SamplingLaunch& p, const GpuSamplingRow& prm, con
         const float v = sh.top_value[a];
         const int32_t id = sh.top_id[a];
         int b = a - 1;
-        while (b >= 0 && (sh.top_value[b] < v || (sh.top_value[b] == v && sh.top_id[b] > id))) {
+        while (b >= 0 && (sh.top_value[b] < v ||
+                          (sh.top_value[b] == v && sh.top_id[b] > id))) {
           sh.top_value[b + 1] = sh.top_value[b];
           sh.top_id[b + 1] = sh.top_id[b];
           --b;
@@ -158,7 +173,8 @@ __device__ void Logprobs(const SamplingLaunch& p, const GpuSamplingRow& prm, con
   for (int i = threadIdx.x; i < kMaxGpuTopLogprobs; i += blockDim.x) {
     const int64_t at = row * kMaxGpuTopLogprobs + i;
     p.top_tokens[at] = i < count ? sh.top_id[i] : -1;
-    p.top_logprobs[at] = i < count ? static_cast<float>(sh.top_value[i] - log_z) : -INFINITY;
+    p.top_logprobs[at] =
+        i < count ? static_cast<float>(sh.top_value[i] - log_z) : -INFINITY;
   }
 }
 
@@ -198,7 +214,8 @@ __global__ void __launch_bounds__(kThreads) SamplingKernel(SamplingLaunch p) {
     WriteFailure(p, bad ? kGpuSampleBadLogits : kGpuSampleAllMasked);
     return;
   }
-  const bool penalties = prm.repetition_penalty != 1.0f || prm.presence_penalty != 0.0f ||
+  const bool penalties = prm.repetition_penalty != 1.0f ||
+                         prm.presence_penalty != 0.0f ||
                          prm.frequency_penalty != 0.0f;
   const float* x = raw;
   if (penalties && p.work != nullptr && prm.penalty_end > prm.penalty_begin) {
@@ -207,10 +224,12 @@ __global__ void __launch_bounds__(kThreads) SamplingKernel(SamplingLaunch p) {
     x = work;
   }
   ArgmaxPair best = EmptyArgmax();
-  for (int j = threadIdx.x; j < p.vocab; j += blockDim.x) ArgmaxTake(best, x[j], j);
+  for (int j = threadIdx.x; j < p.vocab; j += blockDim.x)
+    ArgmaxTake(best, x[j], j);
   best = BlockArgmax(best, sh.arg);
   const bool greedy = !(prm.temperature >= 1e-5f) || prm.top_k == 1;
-  const int32_t token = greedy ? best.index : SampleRow(x, p.vocab, finite, prm, best, sh);
+  const int32_t token =
+      greedy ? best.index : SampleRow(x, p.vocab, finite, prm, best, sh);
   if (threadIdx.x == 0) {
     p.tokens[row] = token;
     p.status[row] = kGpuSampleOk;

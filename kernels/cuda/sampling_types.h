@@ -17,7 +17,7 @@ inline constexpr int kMaxGpuTopLogprobs = 20;
 // lowest id on ties) when temperature < 1e-5 or top_k == 1.
 struct GpuSamplingRow {
   float temperature = 1.0f;
-  int32_t top_k = 0;  // <= 0: disabled.
+  int32_t top_k = 0;   // <= 0: disabled.
   float top_p = 1.0f;  // >= 1: disabled.
   float min_p = 0.0f;  // <= 0: disabled.
   float repetition_penalty = 1.0f;

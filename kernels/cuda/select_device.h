@@ -28,7 +28,8 @@ __device__ __forceinline__ T BlockSumT(T v, T* scratch) {
   __syncthreads();
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  return WarpSumT(lane < static_cast<int>(blockDim.x >> 5) ? scratch[lane] : T(0));
+  return WarpSumT(lane < static_cast<int>(blockDim.x >> 5) ? scratch[lane]
+                                                           : T(0));
 }
 
 // Exclusive prefix sum over threads in threadIdx order; *total gets the sum.
@@ -84,7 +85,8 @@ __device__ __forceinline__ bool Inside(const Cut& c, uint32_t key, int32_t id) {
 
 // exp((v - max) / temperature) in fixed point (2^40 = probability 1), so
 // masses add associatively: results never depend on thread timing.
-__device__ __forceinline__ u64 FixedWeight(float v, float max, float temperature) {
+__device__ __forceinline__ u64 FixedWeight(float v, float max,
+                                           float temperature) {
   const float w = expf((v - max) / temperature);
   return __double2ull_rd(static_cast<double>(w) * 1099511627776.0);
 }
@@ -103,8 +105,8 @@ struct SelectShared {
 // id. Four 8-bit radix passes, one counting pass, and (only when the
 // boundary value is tied) one ordered scan.
 template <bool kByMass>
-__device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max, float temperature,
-                         u64 target, SelectShared& sh) {
+__device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max,
+                         float temperature, u64 target, SelectShared& sh) {
   uint32_t prefix = 0, mask = 0;
   u64 remaining = target;
   for (int shift = 24; shift >= 0; shift -= 8) {
@@ -115,7 +117,8 @@ __device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max, flo
       if (v == -INFINITY) continue;
       const uint32_t key = DescKey(v);
       if ((key & mask) != prefix || !Inside(eligible, key, j)) continue;
-      atomicAdd(&sh.hist[(key >> shift) & 255], kByMass ? FixedWeight(v, max, temperature) : 1ull);
+      atomicAdd(&sh.hist[(key >> shift) & 255],
+                kByMass ? FixedWeight(v, max, temperature) : 1ull);
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -147,27 +150,32 @@ __device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max, flo
   u64 local = 0;
   for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
     const float v = x[j] + 0.0f;
-    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j)) ++local;
+    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j))
+      ++local;
   }
   const u64 equal = BlockSumT(local, sh.scratch);
-  const u64 each = kByMass ? FixedWeight(KeyValue(prefix), max, temperature) : 1ull;
+  const u64 each =
+      kByMass ? FixedWeight(KeyValue(prefix), max, temperature) : 1ull;
   u64 need = each == 0 ? equal : (remaining + each - 1) / each;
   if (need < 1) need = 1;
   if (need >= equal) return {prefix, INT_MAX};
   // The need-th equal element in id order: contiguous id ranges per thread.
   const int span = (vocab + blockDim.x - 1) / blockDim.x;
-  const int lo = min(vocab, static_cast<int>(threadIdx.x) * span), hi = min(vocab, lo + span);
+  const int lo = min(vocab, static_cast<int>(threadIdx.x) * span),
+            hi = min(vocab, lo + span);
   local = 0;
   for (int j = lo; j < hi; ++j) {
     const float v = x[j] + 0.0f;
-    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j)) ++local;
+    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j))
+      ++local;
   }
   u64 total;
   u64 seen = BlockExclusiveSum(local, sh.scratch, &total);
   if (seen < need && need <= seen + local) {
     for (int j = lo; j < hi; ++j) {
       const float v = x[j] + 0.0f;
-      if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j) && ++seen == need) {
+      if (v != -INFINITY && DescKey(v) == prefix &&
+          Inside(eligible, prefix, j) && ++seen == need) {
         sh.id_limit = j + 1;
         break;
       }

@@ -15,12 +15,15 @@ __global__ void SoftmaxKernel(SoftmaxLaunch p) {
     const float* x = p.x + row * p.cols;
     float* out = p.out + row * p.cols;
     float m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) m = fmaxf(m, x[j]);
+    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x)
+      m = fmaxf(m, x[j]);
     m = BlockMax(m, scratch);
     float s = 0.0f;
-    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) s += expf(x[j] - m);
+    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x)
+      s += expf(x[j] - m);
     const float inv = 1.0f / BlockSum(s, scratch);
-    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x) out[j] = expf(x[j] - m) * inv;
+    for (int64_t j = threadIdx.x; j < p.cols; j += blockDim.x)
+      out[j] = expf(x[j] - m) * inv;
     __syncthreads();
   }
 }

@@ -211,18 +211,6 @@ std::string Utf8Lossy(std::string_view bytes) {
   return out;
 }
 
-size_t IncompleteUtf8Suffix(std::string_view s) {
-  const size_t lo = s.size() >= 3 ? s.size() - 3 : 0;
-  for (size_t start = s.size(); start-- > lo;) {
-    const uint8_t b = static_cast<uint8_t>(s[start]);
-    if ((b & 0xC0) == 0x80) continue;  // continuation byte: keep looking back
-    bool complete = false;
-    const size_t n = ValidPrefix(s, start, &complete);
-    return (!complete && n == s.size() - start) ? n : 0;
-  }
-  return 0;
-}
-
 uint32_t ClassOf(char32_t cp) {
   if (cp < 128) return AsciiClasses()[cp];
   return ComputeClass(cp);

@@ -29,10 +29,6 @@ void AppendUtf8(char32_t cp, std::string* out);
 // U+FFFD.
 std::string Utf8Lossy(std::string_view bytes);
 
-// Number of bytes at the end of `s` that form an incomplete (but so far
-// valid) UTF-8 sequence; 0 if `s` ends on a character boundary.
-size_t IncompleteUtf8Suffix(std::string_view s);
-
 // Character class bits, combinable. Categories follow Unicode general
 // categories; kWhiteSpace is the White_Space property (what Oniguruma's \s
 // matches); kWord is what Rust regex's \w matches.

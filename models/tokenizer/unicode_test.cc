@@ -45,14 +45,6 @@ TEST(Utf8Test, LossyMatchesIcuOnRandomBytes) {
   }
 }
 
-TEST(Utf8Test, IncompleteSuffix) {
-  EXPECT_EQ(IncompleteUtf8Suffix("abc"), 0u);
-  EXPECT_EQ(IncompleteUtf8Suffix("a\xF0\x9F"), 2u);
-  EXPECT_EQ(IncompleteUtf8Suffix("a\xF0\x9F\x98"), 3u);
-  EXPECT_EQ(IncompleteUtf8Suffix("a\xF0\x9F\x98\x80"), 0u);
-  EXPECT_EQ(IncompleteUtf8Suffix("a\x80"), 0u);  // invalid, not incomplete
-}
-
 TEST(Utf8Test, EncodeDecodeRoundTrip) {
   for (const char32_t cp :
        {U'A', U'\u00e9', U'\u4e16', U'\U0001F600', U'\U0010FFFF'}) {

@@ -66,8 +66,7 @@ absl::StatusOr<RunSpec> ApiService::PrepareCompletion(std::string_view body) {
   ASSIGN_OR_RETURN(CompletionRequest req, ParseCompletionRequest(body));
   if (req.echo && req.options.logprobs) {
     return MakeApiError(ErrorKind::kNotImplemented,
-                        "echo together with logprobs is not supported",
-                        "echo");
+                        "echo together with logprobs is not supported", "echo");
   }
   ASSIGN_OR_RETURN(ModelRegistry::Route route,
                    pool_->registry().Find(req.options.model));

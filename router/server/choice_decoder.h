@@ -31,7 +31,7 @@ class ChoiceDecoder {
                 const std::vector<int32_t>& prompt_ids, Options options);
 
   struct Output {
-    std::string text;                     // Newly emittable text.
+    std::string text;                    // Newly emittable text.
     std::vector<TokenLogprob> logprobs;  // One per consumed token.
   };
 

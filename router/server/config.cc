@@ -15,11 +15,17 @@ namespace {
 using cli::FlagType;
 
 const std::set<std::string>& KnownYamlKeys() {
-  static const auto* const kKeys = new std::set<std::string>{
-      "listen",           "workers",           "max_body_bytes",
-      "max_tokens_cap",   "request_timeout_s", "refresh_interval_s",
-      "model_info_timeout_s", "http_threads",  "max_worker_attempts",
-      "system_fingerprint"};
+  static const auto* const kKeys =
+      new std::set<std::string>{"listen",
+                                "workers",
+                                "max_body_bytes",
+                                "max_tokens_cap",
+                                "request_timeout_s",
+                                "refresh_interval_s",
+                                "model_info_timeout_s",
+                                "http_threads",
+                                "max_worker_attempts",
+                                "system_fingerprint"};
   return *kKeys;
 }
 
@@ -68,8 +74,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   }
   out.host = host.empty() ? "0.0.0.0" : std::string(host);
   const std::string port(text.substr(colon + 1));
-  if (!absl::SimpleAtoi(port, &out.port) || out.port < 0 ||
-      out.port > 65535) {
+  if (!absl::SimpleAtoi(port, &out.port) || out.port < 0 || out.port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid port in '", shown, "'"));
   }
@@ -115,16 +120,16 @@ absl::Status ApplyYaml(const YAML::Node& root, RouterConfig* c) {
       GetDouble(root, "model_info_timeout_s", c->model_info_timeout_s));
   ASSIGN_OR_RETURN(int64_t threads,
                    GetInt(root, "http_threads", c->http_threads));
-  ASSIGN_OR_RETURN(int64_t attempts, GetInt(root, "max_worker_attempts",
-                                            c->max_worker_attempts));
+  ASSIGN_OR_RETURN(int64_t attempts,
+                   GetInt(root, "max_worker_attempts", c->max_worker_attempts));
   if (threads < 1 || threads > 100000 || attempts < 1 || attempts > 100) {
     return absl::InvalidArgumentError(
         "http_threads must be in [1, 100000], max_worker_attempts in [1, 100]");
   }
   c->http_threads = static_cast<int>(threads);
   c->max_worker_attempts = static_cast<int>(attempts);
-  ASSIGN_OR_RETURN(c->system_fingerprint,
-                   GetString(root, "system_fingerprint", c->system_fingerprint));
+  ASSIGN_OR_RETURN(c->system_fingerprint, GetString(root, "system_fingerprint",
+                                                    c->system_fingerprint));
   return absl::OkStatus();
 }
 

@@ -4,10 +4,10 @@
 //   listen: 0.0.0.0:8000          # HOST:PORT of the HTTP server
 //   workers: [10.0.0.1:50051, 10.0.0.2:50051]   # gRPC workers (host:port)
 //   max_body_bytes: 4194304       # larger request bodies get 413
-//   max_tokens_cap: 0             # upper bound on max_tokens (0 = context only)
-//   request_timeout_s: 600        # deadline of one request's Generate streams
-//   refresh_interval_s: 5         # worker health / model info poll period
-//   model_info_timeout_s: 60      # deadline of one GetModelInfo call
+//   max_tokens_cap: 0             # upper bound on max_tokens (0 = context
+//   only) request_timeout_s: 600        # deadline of one request's Generate
+//   streams refresh_interval_s: 5         # worker health / model info poll
+//   period model_info_timeout_s: 60      # deadline of one GetModelInfo call
 //   http_threads: 128             # concurrent HTTP connections served
 //   max_worker_attempts: 3        # tries per sequence when a worker is down
 //   system_fingerprint: fp_infernum

@@ -77,8 +77,8 @@ bool ConnectionProbe::PeerConnected() const {
   char byte;
   // Readable: either pipelined data (still connected) or EOF.
   const ssize_t n = recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                             errno == EINTR));
+  return n > 0 ||
+         (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
 }
 
 }  // namespace infernum::router

@@ -42,11 +42,13 @@ absl::Status FinalError(const v1::GenerateFinal& final) {
   const std::string detail =
       final.error_message().empty() ? "no details" : final.error_message();
   if (final.finish_reason() == v1::FINISH_REASON_ABORT) {
-    return MakeApiError(ErrorKind::kServiceUnavailable,
-                        absl::StrCat("the worker aborted the request: ", detail));
+    return MakeApiError(
+        ErrorKind::kServiceUnavailable,
+        absl::StrCat("the worker aborted the request: ", detail));
   }
-  return MakeApiError(ErrorKind::kInternal,
-                      absl::StrCat("generation failed on the worker: ", detail));
+  return MakeApiError(
+      ErrorKind::kInternal,
+      absl::StrCat("generation failed on the worker: ", detail));
 }
 
 std::string SseError(const absl::Status& status) {
@@ -81,7 +83,8 @@ void GenerationRun::StartStream() {
     const int index = static_cast<int>(i);
     if (spec_.endpoint == Endpoint::kChat) {
       ChatDelta delta{.index = index, .role = "assistant", .content = ""};
-      pending_ += SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
+      pending_ +=
+          SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
     } else if (!spec_.echo_prefix[i].empty()) {
       CompletionDelta delta{.index = index, .text = spec_.echo_prefix[i]};
       int64_t no_offset = 0;  // The echo carries no logprobs.
@@ -105,9 +108,11 @@ void GenerationRun::Emit(int index, std::string text,
   const bool usage_null = spec_.options.include_usage;
   if (spec_.endpoint == Endpoint::kChat) {
     ChatDelta delta{.index = index, .content = std::move(text), .logprobs = lp};
-    pending_ += SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
+    pending_ +=
+        SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
   } else {
-    CompletionDelta delta{.index = index, .text = std::move(text), .logprobs = lp};
+    CompletionDelta delta{
+        .index = index, .text = std::move(text), .logprobs = lp};
     pending_ += SseData(
         BuildCompletionChunk(spec_.meta, delta, usage_null, &c.text_offset));
   }
@@ -123,7 +128,8 @@ void GenerationRun::Finish(int index, FinishReason reason,
   const bool usage_null = spec_.options.include_usage;
   if (spec_.endpoint == Endpoint::kChat) {
     ChatDelta delta{.index = index, .finish_reason = reason};
-    pending_ += SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
+    pending_ +=
+        SseData(BuildChatCompletionChunk(spec_.meta, delta, usage_null));
   } else {
     CompletionDelta delta{.index = index, .finish_reason = reason};
     if (spec_.options.logprobs) delta.logprobs.emplace();
@@ -250,7 +256,8 @@ bool GenerationRun::Stream(const SseWriter& write,
 Usage GenerationRun::TotalUsage() const {
   Usage usage;
   usage.prompt_tokens = spec_.prompt_tokens;
-  for (const Choice& c : choices_) usage.completion_tokens += c.completion_tokens;
+  for (const Choice& c : choices_)
+    usage.completion_tokens += c.completion_tokens;
   return usage;
 }
 

@@ -98,25 +98,24 @@ absl::Status GenerationSession::Start() {
 absl::Status GenerationSession::StartAttempt(int seq) {
   SequenceState& s = sequences_[seq];
   const v1::GenerateRequest& request = requests_[seq];
-  const PickRequest pick{options_.model_id,
-                         absl::MakeConstSpan(request.prompt_token_ids().data(),
-                                             request.prompt_token_ids().size())};
+  const PickRequest pick{
+      options_.model_id,
+      absl::MakeConstSpan(request.prompt_token_ids().data(),
+                          request.prompt_token_ids().size())};
   std::optional<int> worker =
       s.attempts >= options_.max_attempts
           ? std::nullopt
           : pool_->PickWorker(pick, options_.route_workers, s.excluded);
   if (!worker.has_value()) {
-    return MakeApiError(
-        ErrorKind::kServiceUnavailable,
-        absl::StrCat("no healthy worker can serve model '", options_.model_id,
-                     "'; try again later"));
+    return MakeApiError(ErrorKind::kServiceUnavailable,
+                        absl::StrCat("no healthy worker can serve model '",
+                                     options_.model_id, "'; try again later"));
   }
   ++s.attempts;
   s.worker = *worker;
   const WorkerClient& client = pool_->client(*worker);
   auto call = std::make_unique<Call>(this, static_cast<int>(calls_.size()),
-                                     options_.deadline,
-                                     client.TrackInFlight());
+                                     options_.deadline, client.TrackInFlight());
   call->sequence = seq;
   s.call = static_cast<int>(calls_.size());
   {
@@ -136,9 +135,8 @@ std::optional<SequenceEvent> GenerationSession::OnCallDone(
   ev.kind = SequenceEvent::Kind::kError;
   ev.before_first_token = !s.delivered;
   const absl::Status status = FromGrpcStatus(grpc_status);
-  const bool retryable =
-      status.code() == absl::StatusCode::kUnavailable ||
-      status.code() == absl::StatusCode::kResourceExhausted;
+  const bool retryable = status.code() == absl::StatusCode::kUnavailable ||
+                         status.code() == absl::StatusCode::kResourceExhausted;
   if (retryable && !s.delivered) {
     if (status.code() == absl::StatusCode::kUnavailable) {
       pool_->MarkUnavailable(s.worker);
@@ -154,8 +152,9 @@ std::optional<SequenceEvent> GenerationSession::OnCallDone(
     ev.error = absl::InternalError(absl::StrCat(
         "worker ", address, " closed the stream without a final message"));
   } else {
-    ev.error = absl::Status(
-        status.code(), absl::StrCat("worker ", address, ": ", status.message()));
+    ev.error =
+        absl::Status(status.code(),
+                     absl::StrCat("worker ", address, ": ", status.message()));
   }
   return ev;
 }

@@ -135,20 +135,23 @@ void HttpServer::RegisterRoutes() {
       };
       const bool multipart = req.is_multipart_form_data();
       const bool read_ok =
-          multipart ? reader([](const httplib::MultipartFormData&) { return true; },
-                             receive)
-                    : reader(receive);
+          multipart
+              ? reader([](const httplib::MultipartFormData&) { return true; },
+                       receive)
+              : reader(receive);
       if (!read_ok) {
         res.set_header("Connection", "close");
         if (too_large || res.status == 413) {
-          return SendError(res, ErrorKind::kRequestTooLarge,
-                           absl::StrCat("the request body exceeds the limit of ",
-                                        options_.max_body_bytes, " bytes"));
+          return SendError(
+              res, ErrorKind::kRequestTooLarge,
+              absl::StrCat("the request body exceeds the limit of ",
+                           options_.max_body_bytes, " bytes"));
         }
         return SendError(res, ErrorKind::kInvalidRequest,
                          "could not read the request body");
       }
-      if (multipart || !IsJsonContentType(req.get_header_value("Content-Type"))) {
+      if (multipart ||
+          !IsJsonContentType(req.get_header_value("Content-Type"))) {
         return SendError(res, ErrorKind::kInvalidRequest,
                          "Content-Type must be application/json");
       }
@@ -164,18 +167,17 @@ void HttpServer::RegisterRoutes() {
   };
   server_->Post("/v1/chat/completions", post(true));
   server_->Post("/v1/completions", post(false));
-  server_->Get("/v1/models",
-               [this, send](const Request&, Response& res) {
-                 send(service_->Models(), res);
-               });
+  server_->Get("/v1/models", [this, send](const Request&, Response& res) {
+    send(service_->Models(), res);
+  });
   server_->Get("/health", [this, send](const Request&, Response& res) {
     send(service_->Health(), res);
   });
 
   auto not_allowed = [](const Request& req, Response& res) {
-    SendError(res, ErrorKind::kMethodNotAllowed,
-              absl::StrCat("method ", req.method, " is not allowed on ",
-                           req.path));
+    SendError(
+        res, ErrorKind::kMethodNotAllowed,
+        absl::StrCat("method ", req.method, " is not allowed on ", req.path));
   };
   for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
     server_->Get(path, not_allowed);
@@ -184,17 +186,19 @@ void HttpServer::RegisterRoutes() {
     server_->Post(path, not_allowed);
   }
 
-  server_->set_error_handler([](const Request& req, Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const int status = res.status;
-    std::string message =
-        status == 404 ? absl::StrCat("no route for ", req.method, " ", req.path)
-                      : absl::StrCat("the request failed with HTTP status ",
-                                     status);
-    SendError(res, KindForStatus(status), std::move(message));
-    res.status = status;  // Keep the library's status (e.g. 414).
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const Request& req, Response& res) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        const int status = res.status;
+        std::string message =
+            status == 404
+                ? absl::StrCat("no route for ", req.method, " ", req.path)
+                : absl::StrCat("the request failed with HTTP status ", status);
+        SendError(res, KindForStatus(status), std::move(message));
+        res.status = status;  // Keep the library's status (e.g. 414).
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   server_->set_exception_handler(
       [](const Request&, Response& res, std::exception_ptr ep) {
         std::string what = "unknown exception";

@@ -12,13 +12,12 @@ namespace {
 
 std::string ContentKey(const v1::ModelInfo& info) {
   std::string key;
-  for (std::string_view part :
-       {std::string_view(info.tokenizer_json()),
-        std::string_view(info.tokenizer_config_json()),
-        std::string_view(info.chat_template()),
-        std::string_view(info.model_type())}) {
-    absl::StrAppend(&key, std::hash<std::string_view>()(part), "/",
-                    part.size(), ";");
+  for (std::string_view part : {std::string_view(info.tokenizer_json()),
+                                std::string_view(info.tokenizer_config_json()),
+                                std::string_view(info.chat_template()),
+                                std::string_view(info.model_type())}) {
+    absl::StrAppend(&key, std::hash<std::string_view>()(part), "/", part.size(),
+                    ";");
   }
   return key;
 }

@@ -68,7 +68,8 @@ std::vector<std::shared_ptr<const ModelAssets>> ModelRegistry::ServedModels()
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, std::shared_ptr<const ModelAssets>> by_id;
   for (const WorkerState& w : workers_) {
-    if (w.healthy && w.assets != nullptr) by_id.emplace(w.assets->model_id, w.assets);
+    if (w.healthy && w.assets != nullptr)
+      by_id.emplace(w.assets->model_id, w.assets);
   }
   std::vector<std::shared_ptr<const ModelAssets>> out;
   for (auto& [id, assets] : by_id) out.push_back(std::move(assets));
@@ -77,9 +78,9 @@ std::vector<std::shared_ptr<const ModelAssets>> ModelRegistry::ServedModels()
 
 int ModelRegistry::num_healthy() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(std::count_if(
-      workers_.begin(), workers_.end(),
-      [](const WorkerState& w) { return w.healthy; }));
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(),
+                    [](const WorkerState& w) { return w.healthy; }));
 }
 
 }  // namespace infernum::router

@@ -24,8 +24,7 @@ absl::Status CheckIds(const std::vector<int32_t>& ids, int32_t vocab_size,
 }
 
 absl::Status EmptyPromptError(std::string_view param) {
-  return InvalidParamError(param,
-                           "the prompt must contain at least one token");
+  return InvalidParamError(param, "the prompt must contain at least one token");
 }
 
 }  // namespace
@@ -43,26 +42,29 @@ absl::StatusOr<std::vector<int32_t>> TokenizeChat(
   absl::StatusOr<RenderedPrompt> rendered = RenderChatTemplate(
       *config, request.messages, request.add_generation_prompt);
   if (!rendered.ok()) {
-    return InvalidParamError("messages", std::string(rendered.status().message()));
+    return InvalidParamError("messages",
+                             std::string(rendered.status().message()));
   }
   absl::StatusOr<std::vector<int32_t>> ids = model.tokenizer().Encode(
       rendered->text, /*add_special_tokens=*/!rendered->contains_bos);
-  if (!ids.ok()) return InvalidParamError("messages", std::string(ids.status().message()));
+  if (!ids.ok())
+    return InvalidParamError("messages", std::string(ids.status().message()));
   if (ids->empty()) return EmptyPromptError("messages");
   return ids;
 }
 
 absl::StatusOr<std::vector<int32_t>> TokenizeCompletionPrompt(
     const ModelAssets& model, const CompletionPrompt& prompt, size_t index) {
-  const std::string param = index == 0 ? std::string("prompt")
-                                       : absl::StrCat("prompt[", index, "]");
+  const std::string param =
+      index == 0 ? std::string("prompt") : absl::StrCat("prompt[", index, "]");
   if (prompt.is_token_ids) {
     RETURN_IF_ERROR(CheckIds(prompt.token_ids, model.vocab_size, param));
     return prompt.token_ids;
   }
   absl::StatusOr<std::vector<int32_t>> ids =
       model.tokenizer().Encode(prompt.text, /*add_special_tokens=*/true);
-  if (!ids.ok()) return InvalidParamError(param, std::string(ids.status().message()));
+  if (!ids.ok())
+    return InvalidParamError(param, std::string(ids.status().message()));
   if (ids->empty()) return EmptyPromptError(param);
   return ids;
 }
@@ -83,8 +85,10 @@ absl::StatusOr<int32_t> ResolveMaxTokens(const RequestOptions& options,
         ErrorKind::kContextLengthExceeded,
         absl::StrCat("This model's maximum context length is ", context,
                      " tokens. However, your ", noun, " resulted in ",
-                     prompt_len, " tokens, leaving no room for a completion. "
-                     "Please reduce the length of the ", noun, "."),
+                     prompt_len,
+                     " tokens, leaving no room for a completion. "
+                     "Please reduce the length of the ",
+                     noun, "."),
         noun);
   }
   int64_t max_tokens = context - prompt_len;
@@ -111,9 +115,9 @@ absl::StatusOr<int32_t> ResolveMaxTokens(const RequestOptions& options,
   }
   if (options.min_tokens > max_tokens) {
     return InvalidParamError(
-        "min_tokens", absl::StrCat("min_tokens (", options.min_tokens,
-                                   ") must not exceed max_tokens (",
-                                   max_tokens, ")"));
+        "min_tokens",
+        absl::StrCat("min_tokens (", options.min_tokens,
+                     ") must not exceed max_tokens (", max_tokens, ")"));
   }
   return static_cast<int32_t>(max_tokens);
 }

@@ -3,11 +3,11 @@
 // a failure); it never sees unhealthy workers.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <cstdint>
-#include <memory>
 #include <string_view>
 
 #include "absl/types/span.h"
@@ -15,7 +15,7 @@
 namespace infernum::router {
 
 struct WorkerCandidate {
-  int worker = 0;       // Index in the WorkerPool.
+  int worker = 0;         // Index in the WorkerPool.
   int num_in_flight = 0;  // Generate streams open on it from this router.
 };
 

@@ -50,8 +50,8 @@ void WorkerPool::Poll(int worker) {
     }
     assets = *built;
     LOG(INFO) << "worker " << c.address() << " serves model '"
-              << assets->model_id << "' (context "
-              << assets->max_context_length << ")";
+              << assets->model_id << "' (context " << assets->max_context_length
+              << ")";
   }
   registry_.SetWorker(worker, true, assets);
 }

@@ -13,11 +13,13 @@
 // and <out_dir>/<name>.randids.jsonl: seeded random id lists (random ids,
 // byte tokens, special tokens, slices of corpus encodings that cut UTF-8
 // characters) with HF's decode of each: {"ids", "decoded", "decoded_skip"}.
-// Two references are run and must agree with each other:
-//   - npm "tokenizers": HF's Rust tokenizers crate (native Node binding), and
-//   - npm "@huggingface/tokenizers": HF's pure-JS tokenizers.js.
-// Any string on which they disagree is listed in <out_dir>/<name>.refdiff.jsonl
-// (the driver reports those; they are not used as expected ids).
+// Two Hugging Face implementations run:
+//   - npm "tokenizers": HF's Rust tokenizers crate (native Node binding), the
+//     one transformers and vLLM use; its output is the expected output;
+//   - npm "@huggingface/tokenizers": HF's pure-JS tokenizers.js, as a
+//     cross-check. Where it disagrees with Rust (known: its ByteFallback
+//     decoder drops a U+FEFF inside text), the case is listed in
+//     <out_dir>/<name>.refdiff.jsonl and reported by the driver.
 //
 // add_special_tokens: transformers' Llama/Gemma fast tokenizers rebuild the
 // post-processor from tokenizer_config.json's add_bos_token / add_eos_token

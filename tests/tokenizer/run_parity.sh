@@ -25,10 +25,15 @@ if [[ ! -d tests/node/node_modules/@huggingface/tokenizers || ! -d tests/node/no
   npm ci --prefix tests/node --no-audit --no-fund
 fi
 
-export BZ="${BZ:-parity}"
-tools/bazelw build //tests/tokenizer:tokenize_corpus >/dev/null 2>&1 ||
-  tools/bazelw build //tests/tokenizer:tokenize_corpus
-bin="$(tools/bazelw info bazel-bin 2>/dev/null)/tests/tokenizer/tokenize_corpus"
+if [[ -n "${INFERNUM_BIN:-}" ]]; then
+  # tests/run.sh has built //... already; use its outputs.
+  bin="$INFERNUM_BIN/tests/tokenizer/tokenize_corpus"
+else
+  export BZ="${BZ:-parity}"
+  tools/bazelw build //tests/tokenizer:tokenize_corpus >/dev/null 2>&1 ||
+    tools/bazelw build //tests/tokenizer:tokenize_corpus
+  bin="$(tools/bazelw info bazel-bin 2>/dev/null)/tests/tokenizer/tokenize_corpus"
+fi
 
 names=(stories260K llama2 mistral llama3 qwen3 gemma3 deepseek_v3 gptoss)
 specs=("stories260K=$models/stories260K")

@@ -38,6 +38,13 @@
 
 namespace infernum::worker {
 
+// The config with num_blocks (from kv_cache_memory_bytes when 0) and
+// max_model_len (the model's context when 0) filled in. InvalidArgument for
+// a non-positive size, max_model_len over the context, or a KV cache
+// smaller than one block.
+absl::StatusOr<EngineConfig> ResolveEngineConfig(
+    const EngineConfig& config, const models::LlamaModel& model);
+
 class Engine {
  public:
   // Allocates the KV cache on the model's backend. `model` must outlive the

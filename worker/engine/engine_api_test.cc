@@ -204,8 +204,9 @@ TEST_F(EngineApiTest, AbortDeliversAbortAndFreesBlocks) {
   EXPECT_EQ(a->num_events_after_finish(), 0);
   EXPECT_TRUE(testing::CheckNoLeaks(*engine).ok());
   // The id is free again.
-  EXPECT_TRUE(engine->AddRequest(GreedyRequest("a", kOnce, 1),
-                                 std::make_shared<CollectingSink>())
+  EXPECT_TRUE(engine
+                  ->AddRequest(GreedyRequest("a", kOnce, 1),
+                               std::make_shared<CollectingSink>())
                   .ok());
 }
 

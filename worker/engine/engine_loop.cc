@@ -14,7 +14,9 @@ class EngineLoop::TrackingSink : public RequestSink {
  public:
   TrackingSink(EngineLoop* loop, std::string request_id,
                std::shared_ptr<RequestSink> inner)
-      : loop_(loop), request_id_(std::move(request_id)), inner_(std::move(inner)) {}
+      : loop_(loop),
+        request_id_(std::move(request_id)),
+        inner_(std::move(inner)) {}
   void OnToken(const TokenOutput& token) override { inner_->OnToken(token); }
   void OnFinish(const FinalOutput& final_output) override {
     inner_->OnFinish(final_output);

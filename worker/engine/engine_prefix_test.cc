@@ -65,7 +65,8 @@ TEST_F(EnginePrefixTest, SecondRequestComputesOnlyTheUncachedSuffix) {
     auto engine = MakeEngine(config);
     std::vector<std::shared_ptr<CollectingSink>> sinks;
     for (int i = 0; i < 2; ++i) {  // one after the other
-      sinks.push_back(Submit(*engine, GreedyRequest(absl::StrCat(i), prompts[i], 8)));
+      sinks.push_back(
+          Submit(*engine, GreedyRequest(absl::StrCat(i), prompts[i], 8)));
       ASSERT_TRUE(testing::RunToCompletion(*engine).ok());
       outputs[caching].push_back(sinks.back()->token_ids());
     }

@@ -125,10 +125,10 @@ absl::Status CheckNoLeaks(const Engine& engine) {
   const BlockManagerStats s = bm.stats();
   if (s.num_used_blocks != 0 ||
       s.num_free_blocks + s.num_evictable_blocks != s.num_blocks) {
-    return absl::InternalError(absl::StrCat(
-        "KV blocks leaked: used ", s.num_used_blocks, ", free ",
-        s.num_free_blocks, ", evictable ", s.num_evictable_blocks, " of ",
-        s.num_blocks));
+    return absl::InternalError(
+        absl::StrCat("KV blocks leaked: used ", s.num_used_blocks, ", free ",
+                     s.num_free_blocks, ", evictable ", s.num_evictable_blocks,
+                     " of ", s.num_blocks));
   }
   if (engine.scheduler().HasUnfinishedRequests() ||
       engine.runner().num_registered_requests() != 0) {

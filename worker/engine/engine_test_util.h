@@ -39,10 +39,9 @@ struct RefToken {
 
 // Greedy generation of `prompt` alone, with SimpleGenerate: up to
 // max_tokens tokens, stopping after (and including) a token in stop_ids.
-std::vector<RefToken> GreedyReference(models::LlamaModel& model,
-                                      const std::vector<int32_t>& prompt,
-                                      int max_tokens,
-                                      const std::vector<int32_t>& stop_ids = {});
+std::vector<RefToken> GreedyReference(
+    models::LlamaModel& model, const std::vector<int32_t>& prompt,
+    int max_tokens, const std::vector<int32_t>& stop_ids = {});
 
 // `count` prompts with lengths uniform in [min_len, max_len] and ids in
 // [first_id, vocab); prompts with an even index start with a common prefix

@@ -112,14 +112,14 @@ struct EngineStats {
   int num_running = 0;
   int num_waiting = 0;  // preempted included
   int num_blocks_total = 0;
-  int num_blocks_used = 0;     // owned by live requests
-  double kv_cache_usage = 0;   // num_blocks_used / num_blocks_total
+  int num_blocks_used = 0;    // owned by live requests
+  double kv_cache_usage = 0;  // num_blocks_used / num_blocks_total
   double peak_kv_cache_usage = 0;
   // Prefix cache, in tokens (vLLM's convention): looked up / found.
   int64_t prefix_cache_queries = 0;
   int64_t prefix_cache_hits = 0;
   int64_t num_preemptions = 0;
-  int64_t num_steps = 0;  // non-empty model steps
+  int64_t num_steps = 0;              // non-empty model steps
   int64_t num_requests_finished = 0;  // any finish reason
   // Prompt tokens of accepted requests / prompt tokens actually computed
   // (cache hits excluded, recomputation included) / sampled tokens.

@@ -74,10 +74,9 @@ absl::StatusOr<SampleResult> ModelRunner::SampleOne(State& state,
       }
     }
   }
-  ASSIGN_OR_RETURN(
-      SampleResult result,
-      Sample(absl::MakeConstSpan(logits, vocab), req.sampling, *state.sampler,
-             &scratch_));
+  ASSIGN_OR_RETURN(SampleResult result,
+                   Sample(absl::MakeConstSpan(logits, vocab), req.sampling,
+                          *state.sampler, &scratch_));
   state.sampler->Append(result.token);
   return result;
 }

@@ -76,9 +76,9 @@ std::optional<QueueSink::Event> QueueSink::Next(
   if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) {
     return std::nullopt;
   }
-  Event e = std::move(events_.front());
+  std::optional<Event> e(std::in_place, std::move(events_.front()));
   events_.pop_front();
-  if (e.final_output.has_value()) final_popped_ = true;
+  if (e->final_output.has_value()) final_popped_ = true;
   return e;
 }
 

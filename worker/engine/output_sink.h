@@ -65,7 +65,7 @@ class CollectingSink : public RequestSink {
 class QueueSink : public RequestSink {
  public:
   struct Event {
-    std::optional<TokenOutput> token;   // set for a token
+    std::optional<TokenOutput> token;         // set for a token
     std::optional<FinalOutput> final_output;  // set for the last event
   };
 

@@ -108,11 +108,14 @@ TEST_F(WorkerServerTest, ModelInfo) {
 }
 
 TEST_F(WorkerServerTest, GreedyMatchesSimpleGenerate) {
-  for (const std::string text : {"Once upon a time", "The cat sat", "Lily and Tom went"}) {
+  int num_stopped = 0;
+  for (const std::string text : {"Once upon a time", "The little dog", "Lily and Tom went"}) {
     const std::vector<int32_t> prompt = Encode(text);
-    const GenerateResult got = RunGenerate(*stub_, GreedyRequest("g-" + text, prompt, 200));
-    ExpectMatchesReference(got, prompt, 200, /*ignore_eos=*/false);
+    const GenerateResult got = RunGenerate(*stub_, GreedyRequest("g-" + text, prompt, 300));
+    ExpectMatchesReference(got, prompt, 300, /*ignore_eos=*/false);
+    num_stopped += got.final_message.finish_reason() == v1::FINISH_REASON_STOP;
   }
+  EXPECT_GE(num_stopped, 1);  // "The little dog" ends its story (BOS) at 218.
 }
 
 TEST_F(WorkerServerTest, IgnoreEosRunsToMaxTokens) {
