@@ -164,7 +164,8 @@ void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
   auto row = [&](const char* name, double a, double b) {
     PrintRow(name, F(a), s ? F(b) : none, s ? Ratio(a, b) : "");
   };
-  row("wall time (s)", c.wall_s, s ? s->wall_s : 0);
+  PrintRow("wall time (s) [speedup]", F(c.wall_s), s ? F(s->wall_s) : none,
+           s ? Ratio(s->wall_s, c.wall_s) : "");
   row("output tokens/s", c.output_tokens / c.wall_s,
       s ? s->output_tokens / s->wall_s : 0);
   row("decode tokens/s (decode steps)",

@@ -72,7 +72,7 @@ int RunSinglePrompt(const ParsedArgs& args, GenerateSetup& setup) {
   auto engine = MakeGenerateEngine(setup, {*prompt});
   if (!engine.ok())
     return UsageError("generate", std::string(engine.status().message()));
-  worker::EngineRequest request = MakeGenerateRequest(setup, "0", *prompt);
+  worker::EngineRequest request = MakeGenerateRequest(setup, "cli", *prompt);
   if (auto st = (*engine)->ValidateRequest(request); !st.ok()) {
     return UsageError("generate", std::string(st.message()));
   }

@@ -13,6 +13,8 @@
 #     --no-build     pack what bazel-bin already holds.
 #   _bundle/run.sh <binary> [args...]   runs a bundled binary
 #   _bundle/run.sh                      lists them
+# Also writes _out/infernum-bundle.tar.xz (gitignored), the copy to carry to
+# a device machine: tar xJf _out/infernum-bundle.tar.xz -C /tmp.
 #
 # Carried: the binaries (stripped copies) in _bundle/bin, their libraries in
 # _bundle/lib. Never carried: glibc (libc, libm, libpthread, libdl, librt,
@@ -31,13 +33,17 @@ for arg in "$@"; do
   esac
 done
 
+# bazel query takes no build flags, so it bypasses tools/bazelw (same
+# output base).
+bq() { bazel --output_base="$HOME/.cache/bazel-ob/$BZ" query "$@"; }
+
 targets=(//cli:infernum //kernels/cuda:cuda_bench)
 for t in //worker:infernum-worker //router:infernum-router; do
-  if tools/bazelw query "$t" >/dev/null 2>&1; then targets+=("$t"); fi
+  if bq "$t" >/dev/null 2>&1; then targets+=("$t"); fi
 done
 # Every test tagged gpu (packages that fail to load are skipped).
-mapfile -t gpu_tests < <(tools/bazelw query --keep_going \
-  'attr(tags, "\bgpu\b", tests(//...))' 2>/dev/null || true)
+mapfile -t gpu_tests < <(bq --keep_going 'attr(tags, "\bgpu\b", tests(//...))' \
+  2>/dev/null || true)
 targets+=("${gpu_tests[@]}")
 
 if [ "$build" -eq 1 ]; then
@@ -112,7 +118,11 @@ exec "$here/bin/$name" "$@"
 RUN
 chmod +x _bundle/run.sh
 (cd _bundle && ls bin lib) > _bundle/MANIFEST
-echo "bundle: $(du -sh _bundle | cut -f1) in _bundle ($(ls _bundle/bin | wc -l) binaries, $(ls _bundle/lib | wc -l) libraries)"
+# The compressed copy is what travels to a device machine (64 MiB limit):
+#   tar xJf _out/infernum-bundle.tar.xz -C /tmp && /tmp/_bundle/run.sh <binary>
+mkdir -p _out
+tar cf - _bundle | xz -T2 -6 > _out/infernum-bundle.tar.xz
+echo "bundle: $(du -sh _bundle | cut -f1) in _bundle ($(ls _bundle/bin | wc -l) binaries, $(ls _bundle/lib | wc -l) libraries); compressed $(du -h _out/infernum-bundle.tar.xz | cut -f1) in _out/infernum-bundle.tar.xz"
 [ "$with_cublas" -eq 1 ] || echo "note: cuBLAS not carried; the target needs CUDA 13 cuBLAS (see run.sh)"
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "NOT bundled (build failed): ${missing[*]}" >&2

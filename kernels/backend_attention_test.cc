@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/backend_test_util.h"
@@ -20,6 +21,7 @@ struct Seq {
 struct AttentionCase {
   int64_t num_heads, num_kv_heads, head_dim, block_size, num_blocks;
   std::vector<Seq> seqs;
+  std::optional<DType> cache_dtype;  // Default: the activation dtype.
 };
 
 void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
@@ -51,14 +53,16 @@ void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
   }
   const int64_t n = qsl.back();
   const auto q = RoundTo(t.Random(n * nh * hd, -2, 2), act);
+  const DType cache_dtype = c.cache_dtype.value_or(act);
   const auto k_cache =
-      RoundTo(t.Random(c.num_blocks * bs * nkv * hd, -2, 2), act);
-  const auto v_cache = RoundTo(t.Random(c.num_blocks * bs * nkv * hd), act);
+      RoundTo(t.Random(c.num_blocks * bs * nkv * hd, -2, 2), cache_dtype);
+  const auto v_cache =
+      RoundTo(t.Random(c.num_blocks * bs * nkv * hd), cache_dtype);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   PagedAttentionParams p;
   p.q = t.Upload(q, act, {n, nh, hd});
-  p.k_cache = t.Upload(k_cache, act, {c.num_blocks, bs, nkv, hd});
-  p.v_cache = t.Upload(v_cache, act, {c.num_blocks, bs, nkv, hd});
+  p.k_cache = t.Upload(k_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
+  p.v_cache = t.Upload(v_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
   p.block_tables = t.UploadI32(tables, {num_seqs, max_blocks});
   p.query_start_loc = t.UploadI32(qsl, {num_seqs + 1});
   p.seq_lens = t.UploadI32(seq_lens, {num_seqs});
@@ -100,7 +104,8 @@ void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
     }
   }
   ExpectClose(t.Download(p.out), want, t.Tol(1e-5),
-              absl::StrCat("nh=", nh, " nkv=", nkv, " hd=", hd, " bs=", bs));
+              absl::StrCat("nh=", nh, " nkv=", nkv, " hd=", hd, " bs=", bs,
+                           " cache=", DTypeName(cache_dtype)));
 }
 
 TEST_P(AttentionTest, GqaMixedPrefillDecodeAndChunkedPrefill) {
@@ -112,6 +117,13 @@ TEST_P(AttentionTest, GqaMixedPrefillDecodeAndChunkedPrefill) {
 TEST_P(AttentionTest, MhaBlockSizeOneAndOdd) {
   CheckAttention(*this, {3, 3, 16, 1, 30, {{3, 3}, {1, 9}, {2, 11}}});
   CheckAttention(*this, {4, 2, 8, 3, 20, {{4, 10}, {1, 7}, {6, 6}}});
+}
+
+TEST_P(AttentionTest, Bf16Cache) {
+  const std::vector<Seq> seqs = {{37, 37}, {1, 100}, {20, 50}, {1, 1}};
+  CheckAttention(*this, {8, 2, 64, 16, 40, seqs, DType::kBF16});
+  CheckAttention(*this, {4, 2, 128, 16, 40, seqs, DType::kBF16});
+  CheckAttention(*this, {2, 1, 80, 5, 60, {{3, 7}, {1, 20}}, DType::kBF16});
 }
 
 TEST_P(AttentionTest, UnusualHeadDims) {
@@ -133,25 +145,35 @@ TEST_P(AttentionTest, DecodeBatch) {
 
 TEST_P(AttentionTest, WriteKvCacheScattersAndSkips) {
   const int64_t nkv = 2, hd = 8, bs = 4, num_blocks = 5, n = 5, row = nkv * hd;
-  const auto k_cache = RoundTo(Random(num_blocks * bs * row), act());
-  const auto v_cache = RoundTo(Random(num_blocks * bs * row), act());
-  const auto k = RoundTo(Random(n * row), act());
-  const auto v = RoundTo(Random(n * row), act());
-  const std::vector<int32_t> slots = {13, -1, 0, 19, 6};  // -1: not written.
-  WriteKvCacheParams p{
-      Upload(k, act(), {n, nkv, hd}), Upload(v, act(), {n, nkv, hd}),
-      Upload(k_cache, act(), {num_blocks, bs, nkv, hd}),
-      Upload(v_cache, act(), {num_blocks, bs, nkv, hd}), UploadI32(slots, {n})};
-  ASSERT_TRUE(backend().WriteKvCache(p, stream()).ok());
-  std::vector<double> want_k(k_cache.begin(), k_cache.end());
-  std::vector<double> want_v(v_cache.begin(), v_cache.end());
-  for (int64_t i = 0; i < n; ++i) {
-    if (slots[i] < 0) continue;
-    std::copy(&k[i * row], &k[(i + 1) * row], &want_k[slots[i] * row]);
-    std::copy(&v[i * row], &v[(i + 1) * row], &want_v[slots[i] * row]);
+  for (DType cache_dtype : {act(), DType::kBF16}) {
+    const auto k_cache = RoundTo(Random(num_blocks * bs * row), cache_dtype);
+    const auto v_cache = RoundTo(Random(num_blocks * bs * row), cache_dtype);
+    const auto k = RoundTo(Random(n * row), act());
+    const auto v = RoundTo(Random(n * row), act());
+    const std::vector<int32_t> slots = {13, -1, 0, 19, 6};  // -1: not written.
+    WriteKvCacheParams p{
+        Upload(k, act(), {n, nkv, hd}), Upload(v, act(), {n, nkv, hd}),
+        Upload(k_cache, cache_dtype, {num_blocks, bs, nkv, hd}),
+        Upload(v_cache, cache_dtype, {num_blocks, bs, nkv, hd}),
+        UploadI32(slots, {n})};
+    ASSERT_TRUE(backend().WriteKvCache(p, stream()).ok());
+    // Written rows are rounded to the cache dtype (nearest even).
+    const auto k_stored = RoundTo(k, cache_dtype);
+    const auto v_stored = RoundTo(v, cache_dtype);
+    std::vector<double> want_k(k_cache.begin(), k_cache.end());
+    std::vector<double> want_v(v_cache.begin(), v_cache.end());
+    for (int64_t i = 0; i < n; ++i) {
+      if (slots[i] < 0) continue;
+      std::copy(&k_stored[i * row], &k_stored[(i + 1) * row],
+                &want_k[slots[i] * row]);
+      std::copy(&v_stored[i * row], &v_stored[(i + 1) * row],
+                &want_v[slots[i] * row]);
+    }
+    ExpectClose(Download(p.k_cache), want_k, 0,
+                std::string("k_cache ") + DTypeName(cache_dtype));
+    ExpectClose(Download(p.v_cache), want_v, 0,
+                std::string("v_cache ") + DTypeName(cache_dtype));
   }
-  ExpectClose(Download(p.k_cache), want_k, 0, "k_cache");
-  ExpectClose(Download(p.v_cache), want_v, 0, "v_cache");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, AttentionTest,

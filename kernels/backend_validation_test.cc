@@ -89,6 +89,9 @@ TEST_P(ValidationTest, AttentionShapes) {
                        Poisoned(act(), {4, 2, 3, 8}),
                        Poisoned(act(), {4, 2, 2, 8}), UploadI32({0, 1}, {2})};
   EXPECT_INVALID(backend().WriteKvCache(w, stream()));
+  w.v_cache = Poisoned(DType::kF16, {4, 2, 3, 8});  // Differs from k_cache.
+  w.k_cache = Poisoned(act(), {4, 2, 3, 8});
+  EXPECT_INVALID(backend().WriteKvCache(w, stream()));
 }
 
 // Device-resident index values: only the CPU backend checks them.

@@ -1,4 +1,6 @@
-// WriteKvCache and PagedAttention over an f32 paged KV cache.
+// WriteKvCache and PagedAttention over a paged KV cache in f32 (the default:
+// the activation dtype) or bf16 (half the memory and bandwidth; keys and
+// values are rounded to nearest even when written, widened exactly on read).
 #include <algorithm>
 #include <vector>
 
@@ -14,8 +16,8 @@ constexpr auto kI32 = DType::kI32;
 
 absl::Status CheckCaches(std::string_view op, const Tensor& k_cache,
                          const Tensor& v_cache) {
-  RETURN_IF_ERROR(CheckTensor(op, "k_cache", k_cache, 4, {kF32}));
-  RETURN_IF_ERROR(CheckTensor(op, "v_cache", v_cache, 4, {kF32}));
+  RETURN_IF_ERROR(CheckTensor(op, "k_cache", k_cache, 4, {kF32, DType::kBF16}));
+  RETURN_IF_ERROR(CheckTensor(op, "v_cache", v_cache, 4, {k_cache.dtype}));
   return CheckSameShape(op, "k_cache", k_cache, "v_cache", v_cache);
 }
 
@@ -126,15 +128,24 @@ void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
   float* scores = scratch;                 // [group][context]
   float* acc = scratch + group * context;  // [group][hd]
   float* inv_sum = acc + group * hd;       // [group]
-  // Positions [t0, t0 + bs) of a block are bs rows of nkv * hd floats.
-  AttnBlock block{
-      p.q.as<float>() + head_offset, group, hd, nullptr, nkv * hd, 0, p.scale};
+  // Positions [t0, t0 + bs) of a block are bs rows of nkv * hd elements.
+  const bool bf16 = p.k_cache.dtype == DType::kBF16;
+  AttnBlock block{p.q.as<float>() + head_offset,
+                  group,
+                  hd,
+                  nullptr,
+                  bf16,
+                  nkv * hd,
+                  0,
+                  p.scale};
   const auto block_start = [&](const Tensor& cache, int64_t t0) {
-    return cache.as<float>() +
-           (static_cast<int64_t>(table[t0 / bs]) * bs * nkv + kvh) * hd;
+    const int64_t element =
+        (static_cast<int64_t>(table[t0 / bs]) * bs * nkv + kvh) * hd;
+    return static_cast<const char*>(cache.data) +
+           element * DTypeSize(cache.dtype);
   };
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    block.k = block_start(p.k_cache, t0);
+    block.kv = block_start(p.k_cache, t0);
     block.count = std::min(bs, context - t0);
     vec.attn_scores(block, scores + t0, context);
   }
@@ -145,7 +156,7 @@ void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
   }
   std::fill(acc, acc + group * hd, 0.0f);
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    block.k = block_start(p.v_cache, t0);
+    block.kv = block_start(p.v_cache, t0);
     block.count = std::min(bs, context - t0);
     vec.attn_values(scores + t0, context, block, acc);
   }
@@ -178,13 +189,17 @@ absl::Status WriteKvCache(const CpuContext& ctx, const WriteKvCacheParams& p) {
                        " >= ", num_slots, " slots"));
     }
   }
+  const DType cache_dtype = p.k_cache.dtype;
+  const size_t cache_row_bytes = row * DTypeSize(cache_dtype);
+  auto* k_cache = static_cast<char*>(p.k_cache.data);
+  auto* v_cache = static_cast<char*>(p.v_cache.data);
   ParallelRows(ctx, n, row, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (slots[i] < 0) continue;
-      std::copy_n(p.k.as<float>() + i * row, row,
-                  p.k_cache.as<float>() + slots[i] * row);
-      std::copy_n(p.v.as<float>() + i * row, row,
-                  p.v_cache.as<float>() + slots[i] * row);
+      ConvertElements(p.k.as<float>() + i * row, kF32,
+                      k_cache + slots[i] * cache_row_bytes, cache_dtype, row);
+      ConvertElements(p.v.as<float>() + i * row, kF32,
+                      v_cache + slots[i] * cache_row_bytes, cache_dtype, row);
     }
   });
   return absl::OkStatus();

@@ -1,4 +1,5 @@
-// AVX-512 attention inner kernels (VecKernels::attn_scores / attn_values).
+// AVX-512 attention inner kernels (VecKernels::attn_scores / attn_values),
+// for f32 or bf16 keys and values (bf16 widened exactly in registers).
 //
 // Scores: for each head and each run of up to 16 keys, 16 zmm partial dot
 // products are folded into one zmm of 16 scores by a transpose-and-add tree
@@ -27,6 +28,29 @@ inline __mmask16 TailMask(int64_t left) {
                     : static_cast<__mmask16>((1u << left) - 1);
 }
 
+struct F32Kv {
+  using T = float;
+  static __m512 Load(const T* p) { return _mm512_loadu_ps(p); }
+  static __m512 LoadMasked(__mmask16 m, const T* p) {
+    return _mm512_maskz_loadu_ps(m, p);
+  }
+};
+
+// bf16 widened exactly: zero-extend to 32 bits, shift into the high half.
+struct Bf16Kv {
+  using T = uint16_t;
+  static __m512 Load(const T* p) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+  }
+  static __m512 LoadMasked(__mmask16 m, const T* p) {
+    const __m256i raw = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+  }
+};
+
 // Lane t of the result is the sum of the 16 lanes of a[t].
 inline __m512 TransposeSum16(const __m512 a[16]) {
   __m512 b[8], c[4];
@@ -50,7 +74,7 @@ inline __m512 TransposeSum16(const __m512 a[16]) {
 }
 
 // dim = 16 * DV.
-template <int DV>
+template <int DV, class Kv>
 void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
   const __m512 scale = _mm512_set1_ps(b.scale);
   for (int64_t h = 0; h < b.heads; ++h) {
@@ -66,10 +90,11 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
       for (int t = 0; t < 16; ++t) {
         acc[t] = _mm512_setzero_ps();
         if (t >= nt) continue;
-        const float* k = b.k + (t0 + t) * b.k_stride;
+        const auto* k =
+            static_cast<const typename Kv::T*>(b.kv) + (t0 + t) * b.kv_stride;
 #pragma GCC unroll 16
         for (int v = 0; v < DV; ++v) {
-          acc[t] = _mm512_fmadd_ps(q[v], _mm512_loadu_ps(k + 16 * v), acc[t]);
+          acc[t] = _mm512_fmadd_ps(q[v], Kv::Load(k + 16 * v), acc[t]);
         }
       }
       _mm512_mask_storeu_ps(scores + h * score_stride + t0, TailMask(nt),
@@ -78,15 +103,16 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
   }
 }
 
+template <class Kv>
 void ScoresGeneric(const AttnBlock& b, float* scores, int64_t score_stride) {
   for (int64_t t = 0; t < b.count; ++t) {
-    const float* k = b.k + t * b.k_stride;
+    const auto* k = static_cast<const typename Kv::T*>(b.kv) + t * b.kv_stride;
     for (int64_t h = 0; h < b.heads; ++h) {
       __m512 acc = _mm512_setzero_ps();
       for (int64_t d = 0; d < b.dim; d += 16) {
         const __mmask16 m = TailMask(b.dim - d);
         acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, b.q + h * b.dim + d),
-                              _mm512_maskz_loadu_ps(m, k + d), acc);
+                              Kv::LoadMasked(m, k + d), acc);
       }
       scores[h * score_stride + t] = b.scale * _mm512_reduce_add_ps(acc);
     }
@@ -94,7 +120,7 @@ void ScoresGeneric(const AttnBlock& b, float* scores, int64_t score_stride) {
 }
 
 // dim = 16 * DV; two accumulator sets (even / odd keys) hide FMA latency.
-template <int DV>
+template <int DV, class Kv>
 void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
                  float* acc) {
   for (int64_t h = 0; h < b.heads; ++h) {
@@ -108,21 +134,23 @@ void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
     }
     int64_t t = 0;
     for (; t + 2 <= b.count; t += 2) {
-      const float* v0 = b.k + t * b.k_stride;
-      const float* v1 = v0 + b.k_stride;
+      const auto* v0 =
+          static_cast<const typename Kv::T*>(b.kv) + t * b.kv_stride;
+      const auto* v1 = v0 + b.kv_stride;
       const __m512 p0 = _mm512_set1_ps(ph[t]), p1 = _mm512_set1_ps(ph[t + 1]);
 #pragma GCC unroll 16
       for (int v = 0; v < DV; ++v) {
-        a0[v] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * v), a0[v]);
-        a1[v] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * v), a1[v]);
+        a0[v] = _mm512_fmadd_ps(p0, Kv::Load(v0 + 16 * v), a0[v]);
+        a1[v] = _mm512_fmadd_ps(p1, Kv::Load(v1 + 16 * v), a1[v]);
       }
     }
     if (t < b.count) {
-      const float* v0 = b.k + t * b.k_stride;
+      const auto* v0 =
+          static_cast<const typename Kv::T*>(b.kv) + t * b.kv_stride;
       const __m512 p0 = _mm512_set1_ps(ph[t]);
 #pragma GCC unroll 16
       for (int v = 0; v < DV; ++v) {
-        a0[v] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * v), a0[v]);
+        a0[v] = _mm512_fmadd_ps(p0, Kv::Load(v0 + 16 * v), a0[v]);
       }
     }
 #pragma GCC unroll 16
@@ -132,57 +160,70 @@ void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
   }
 }
 
+template <class Kv>
 void ValuesGeneric(const float* p, int64_t p_stride, const AttnBlock& b,
                    float* acc) {
+  const auto* kv = static_cast<const typename Kv::T*>(b.kv);
   for (int64_t h = 0; h < b.heads; ++h) {
     for (int64_t d = 0; d < b.dim; d += 16) {
       const __mmask16 m = TailMask(b.dim - d);
       __m512 a = _mm512_maskz_loadu_ps(m, acc + h * b.dim + d);
       for (int64_t t = 0; t < b.count; ++t) {
         a = _mm512_fmadd_ps(_mm512_set1_ps(p[h * p_stride + t]),
-                            _mm512_maskz_loadu_ps(m, b.k + t * b.k_stride + d),
-                            a);
+                            Kv::LoadMasked(m, kv + t * b.kv_stride + d), a);
       }
       _mm512_mask_storeu_ps(acc + h * b.dim + d, m, a);
     }
   }
 }
 
+template <class Kv>
+void Scores(const AttnBlock& b, float* scores, int64_t score_stride) {
+  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
+    case 2:
+      return ScoresFixed<2, Kv>(b, scores, score_stride);
+    case 4:
+      return ScoresFixed<4, Kv>(b, scores, score_stride);
+    case 6:
+      return ScoresFixed<6, Kv>(b, scores, score_stride);
+    case 8:
+      return ScoresFixed<8, Kv>(b, scores, score_stride);
+    case 16:
+      return ScoresFixed<16, Kv>(b, scores, score_stride);
+    default:
+      return ScoresGeneric<Kv>(b, scores, score_stride);
+  }
+}
+
+template <class Kv>
+void Values(const float* p, int64_t p_stride, const AttnBlock& b, float* acc) {
+  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
+    case 2:
+      return ValuesFixed<2, Kv>(p, p_stride, b, acc);
+    case 4:
+      return ValuesFixed<4, Kv>(p, p_stride, b, acc);
+    case 6:
+      return ValuesFixed<6, Kv>(p, p_stride, b, acc);
+    case 8:
+      return ValuesFixed<8, Kv>(p, p_stride, b, acc);
+    case 16:
+      return ValuesFixed<16, Kv>(p, p_stride, b, acc);
+    default:
+      return ValuesGeneric<Kv>(p, p_stride, b, acc);
+  }
+}
+
 }  // namespace
 
 void Avx512AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
-  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
-    case 2:
-      return ScoresFixed<2>(b, scores, score_stride);
-    case 4:
-      return ScoresFixed<4>(b, scores, score_stride);
-    case 6:
-      return ScoresFixed<6>(b, scores, score_stride);
-    case 8:
-      return ScoresFixed<8>(b, scores, score_stride);
-    case 16:
-      return ScoresFixed<16>(b, scores, score_stride);
-    default:
-      return ScoresGeneric(b, scores, score_stride);
-  }
+  if (b.kv_bf16) return Scores<Bf16Kv>(b, scores, score_stride);
+  Scores<F32Kv>(b, scores, score_stride);
 }
 
 void Avx512AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
                       float* acc) {
-  switch (b.dim % 16 == 0 ? b.dim / 16 : 0) {
-    case 2:
-      return ValuesFixed<2>(p, p_stride, b, acc);
-    case 4:
-      return ValuesFixed<4>(p, p_stride, b, acc);
-    case 6:
-      return ValuesFixed<6>(p, p_stride, b, acc);
-    case 8:
-      return ValuesFixed<8>(p, p_stride, b, acc);
-    case 16:
-      return ValuesFixed<16>(p, p_stride, b, acc);
-    default:
-      return ValuesGeneric(p, p_stride, b, acc);
-  }
+  if (b.kv_bf16) return Values<Bf16Kv>(p, p_stride, b, acc);
+  Values<F32Kv>(p, p_stride, b, acc);
 }
 
 }  // namespace infernum::kernels::cpu

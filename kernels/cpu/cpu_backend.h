@@ -1,9 +1,12 @@
 // The CPU backend: the default Backend and the exact f32 reference the other
 // backends are tested against.
 //
-// Activations and the KV cache are f32. Ops run eagerly on the calling thread
-// plus the backend's own thread pool; streams are trivially in order and
-// Synchronize is a no-op. Kernels are chosen once at construction from the
+// Activations are f32. The KV cache is f32 (activation_dtype(), the exact
+// reference) or, if the caller allocates it so, bf16: WriteKvCache rounds to
+// nearest even and attention widens exactly, halving cache memory and
+// traffic. Weights may be f32, bf16 or f16. Ops run eagerly on the calling
+// thread plus the backend's own thread pool; streams are trivially in order
+// and Synchronize is a no-op. Kernels are chosen once at construction from the
 // CPU's features (AVX-512, AVX2+FMA, or portable scalar code); every variant
 // accumulates in f32, so they agree to rounding.
 #pragma once

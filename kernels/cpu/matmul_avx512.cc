@@ -28,7 +28,10 @@ namespace {
 
 constexpr int64_t kChunk = 32;              // k elements per main-loop step.
 constexpr int64_t kPanelBytes = 192 << 10;  // w panel reused across x rows.
-constexpr int64_t kPrefetchBytes = 1024;    // GEMV prefetch distance per w row.
+// Software prefetch distance along each w row: far ahead when streaming w
+// from memory (GEMV), short when the panel comes from L2.
+constexpr int64_t kGemvPrefetchBytes = 1024;
+constexpr int64_t kGemmPrefetchBytes = 256;
 
 // Widens packed bf16 pairs: lo = even elements, hi = odd elements.
 struct Bf16Weights {
@@ -96,15 +99,12 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
     }
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
-      if constexpr (MR == 1) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes,
-                     _MM_HINT_T0);
-        if constexpr (sizeof(typename W::T) == 4) {
-          _mm_prefetch(
-              reinterpret_cast<const char*>(wr[j] + kk) + kPrefetchBytes + 64,
-              _MM_HINT_T0);
-        }
-      }
+      constexpr int64_t kAhead =
+          MR == 1 ? kGemvPrefetchBytes : kGemmPrefetchBytes;
+      const char* ahead = reinterpret_cast<const char*>(wr[j] + kk) + kAhead;
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      if constexpr (sizeof(typename W::T) == 4)
+        _mm_prefetch(ahead + 64, _MM_HINT_T0);
       __m512 w0, w1;
       W::Load(wr[j] + kk, w0, w1);
 #pragma GCC unroll 8

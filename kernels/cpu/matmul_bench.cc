@@ -32,7 +32,7 @@ double CpuNow() {
 }
 
 struct Timing {
-  double wall;  // Best wall seconds per call.
+  double wall;  // Best wall seconds per call (the machine may be shared).
   double cpu;   // Mean process CPU seconds per call (includes pool spinning).
 };
 
@@ -107,23 +107,20 @@ Weights MakeBf16Weights(Backend& backend, int64_t n, int64_t k,
   return w;
 }
 
-// Time per matmul of m rows against one weight copy (rotating copies).
+// Time per matmul of m rows; each call uses the next weight copy, so the
+// weights come from memory, not cache.
 Timing TimeMatmul(Backend& backend, const Weights& w, int64_t m) {
   DeviceBuffer x = MustAllocate(backend, m * w.k * 4),
                out = MustAllocate(backend, m * w.n * 4);
   std::fill_n(static_cast<float*>(x.data()), m * w.k, 0.5f);
   size_t next = 0;
-  const int per_call = static_cast<int>(w.copies.size());
-  const Timing t = TimeCalls([&] {
-    for (int c = 0; c < per_call; ++c) {
-      MatmulParams p{Tensor(x.data(), DType::kF32, {m, w.k}),
-                     Tensor(w.copies[next].data(), DType::kBF16, {w.n, w.k}),
-                     Tensor(out.data(), DType::kF32, {m, w.n})};
-      next = (next + 1) % w.copies.size();
-      if (!backend.Matmul(p, backend.default_stream()).ok()) std::exit(1);
-    }
+  return TimeCalls([&] {
+    MatmulParams p{Tensor(x.data(), DType::kF32, {m, w.k}),
+                   Tensor(w.copies[next].data(), DType::kBF16, {w.n, w.k}),
+                   Tensor(out.data(), DType::kF32, {m, w.n})};
+    next = (next + 1) % w.copies.size();
+    if (!backend.Matmul(p, backend.default_stream()).ok()) std::exit(1);
   });
-  return {t.wall / per_call, t.cpu / per_call};
 }
 
 // PagedAttention over `num_seqs` sequences of `context` tokens each, with

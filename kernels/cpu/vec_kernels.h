@@ -10,13 +10,15 @@
 
 namespace infernum::kernels::cpu {
 
-// `count` key (or value) vectors of `dim` floats, `k_stride` floats apart,
-// attended by `heads` query vectors stored contiguously at q.
+// `count` key (or value) vectors of `dim` elements (f32, or bf16 when
+// kv_bf16), `kv_stride` elements apart, attended by `heads` f32 query vectors
+// stored contiguously at q.
 struct AttnBlock {
   const float* q;
   int64_t heads, dim;
-  const float* k;  // Keys for attn_scores, values for attn_values.
-  int64_t k_stride, count;
+  const void* kv;  // Keys for attn_scores, values for attn_values.
+  bool kv_bf16;
+  int64_t kv_stride, count;
   float scale;
 };
 
@@ -43,11 +45,11 @@ struct VecKernels {
   // Lowest index of the largest non-NaN x[i]; 0 when n == 0 or all are NaN.
   int64_t (*argmax)(const float* x, int64_t n);
   // Attention scores of `heads` query vectors against `count` keys:
-  // scores[h * score_stride + t] = scale * dot(q + h * dim, k + t * k_stride)
+  // scores[h * score_stride + t] = scale * dot(q + h * dim, kv + t * kv_stride)
   // over `dim` elements, for h < heads, t < count.
   void (*attn_scores)(const AttnBlock& b, float* scores, int64_t score_stride);
   // Probability-weighted values: acc[h * dim + d] +=
-  // sum_t p[h * p_stride + t] * v[t * v_stride + d], for h < heads, t < count.
+  // sum_t p[h * p_stride + t] * kv[t * kv_stride + d], h < heads, t < count.
   void (*attn_values)(const float* p, int64_t p_stride, const AttnBlock& b,
                       float* acc);
 };
@@ -59,9 +61,13 @@ const VecKernels& ScalarVecKernels();  // vec_kernels_scalar.cc
 const VecKernels& Avx2VecKernels();    // vec_kernels_avx2.cc
 const VecKernels& Avx512VecKernels();  // vec_kernels_avx512.cc
 
-// The AVX-512 attention kernels (attention_avx512.cc).
+// The attention kernels of the SIMD tables (attention_avx512.cc,
+// attention_avx2.cc).
 void Avx512AttnScores(const AttnBlock& b, float* scores, int64_t score_stride);
 void Avx512AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
                       float* acc);
+void Avx2AttnScores(const AttnBlock& b, float* scores, int64_t score_stride);
+void Avx2AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
+                    float* acc);
 
 }  // namespace infernum::kernels::cpu

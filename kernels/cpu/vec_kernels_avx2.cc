@@ -47,15 +47,10 @@ inline __m256 Exp(__m256 x) {
 }
 
 inline __m256 Load(const float* p, int64_t left) {
-  return left >= 8 ? _mm256_loadu_ps(p)
-                   : _mm256_maskload_ps(p, Avx2TailMask(left));
+  return Avx2LoadF32(p, left);
 }
 inline void Store(float* p, int64_t left, __m256 v) {
-  if (left >= 8) {
-    _mm256_storeu_ps(p, v);
-  } else {
-    _mm256_maskstore_ps(p, Avx2TailMask(left), v);
-  }
+  Avx2StoreF32(p, left, v);
 }
 
 float Dot(const float* x, const float* y, int64_t n) {
@@ -170,55 +165,6 @@ int64_t Argmax(const float* x, int64_t n) {
   return 0;
 }
 
-// Up to 4 heads at a time share each load of a key.
-void AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
-  for (int64_t t = 0; t < b.count; ++t) {
-    const float* k = b.k + t * b.k_stride;
-    for (int64_t h0 = 0; h0 < b.heads; h0 += 4) {
-      const int64_t nh = std::min<int64_t>(4, b.heads - h0);
-      const float* q = b.q + h0 * b.dim;
-      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
-                       _mm256_setzero_ps(), _mm256_setzero_ps()};
-      for (int64_t d = 0; d < b.dim; d += 8) {
-        const __m256 kv = Load(k + d, b.dim - d);
-        for (int64_t h = 0; h < nh; ++h) {
-          acc[h] =
-              _mm256_fmadd_ps(Load(q + h * b.dim + d, b.dim - d), kv, acc[h]);
-        }
-      }
-      for (int64_t h = 0; h < nh; ++h) {
-        scores[(h0 + h) * score_stride + t] =
-            b.scale * Avx2HorizontalSum(acc[h]);
-      }
-    }
-  }
-}
-
-// Accumulators for up to 4 heads x 8 dims stay in registers over all keys.
-void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
-                float* acc) {
-  for (int64_t d = 0; d < b.dim; d += 8) {
-    const int64_t left = b.dim - d;
-    for (int64_t h0 = 0; h0 < b.heads; h0 += 4) {
-      const int64_t nh = std::min<int64_t>(4, b.heads - h0);
-      const float* ph = p + h0 * p_stride;
-      __m256 a[4];
-      for (int64_t h = 0; h < nh; ++h) {
-        a[h] = Load(acc + (h0 + h) * b.dim + d, left);
-      }
-      for (int64_t t = 0; t < b.count; ++t) {
-        const __m256 v = Load(b.k + t * b.k_stride + d, left);
-        for (int64_t h = 0; h < nh; ++h) {
-          a[h] = _mm256_fmadd_ps(_mm256_set1_ps(ph[h * p_stride + t]), v, a[h]);
-        }
-      }
-      for (int64_t h = 0; h < nh; ++h) {
-        Store(acc + (h0 + h) * b.dim + d, left, a[h]);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 const VecKernels& Avx2VecKernels() {
@@ -232,8 +178,8 @@ const VecKernels& Avx2VecKernels() {
                                           .add = AddVec,
                                           .silu_mul = SiluMul,
                                           .argmax = Argmax,
-                                          .attn_scores = AttnScores,
-                                          .attn_values = AttnValues};
+                                          .attn_scores = Avx2AttnScores,
+                                          .attn_values = Avx2AttnValues};
   return kKernels;
 }
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "kernels/cpu/vec_kernels.h"
+#include "kernels/dtype.h"
 
 namespace infernum::kernels::cpu {
 namespace {
@@ -64,11 +65,21 @@ int64_t Argmax(const float* x, int64_t n) {
   return best;
 }
 
+// Element i of a key / value vector as f32.
+inline float KvAt(const AttnBlock& b, int64_t t, int64_t i) {
+  const int64_t index = t * b.kv_stride + i;
+  return b.kv_bf16 ? Bf16ToF32(static_cast<const uint16_t*>(b.kv)[index])
+                   : static_cast<const float*>(b.kv)[index];
+}
+
 void AttnScores(const AttnBlock& b, float* scores, int64_t score_stride) {
   for (int64_t t = 0; t < b.count; ++t) {
     for (int64_t h = 0; h < b.heads; ++h) {
+      const float* q = b.q + h * b.dim;
+      float acc[4] = {0, 0, 0, 0};
+      for (int64_t i = 0; i < b.dim; ++i) acc[i % 4] += q[i] * KvAt(b, t, i);
       scores[h * score_stride + t] =
-          b.scale * Dot(b.q + h * b.dim, b.k + t * b.k_stride, b.dim);
+          b.scale * ((acc[0] + acc[1]) + (acc[2] + acc[3]));
     }
   }
 }
@@ -77,7 +88,9 @@ void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
                 float* acc) {
   for (int64_t t = 0; t < b.count; ++t) {
     for (int64_t h = 0; h < b.heads; ++h) {
-      Axpy(p[h * p_stride + t], b.k + t * b.k_stride, acc + h * b.dim, b.dim);
+      const float weight = p[h * p_stride + t];
+      float* out = acc + h * b.dim;
+      for (int64_t i = 0; i < b.dim; ++i) out[i] += weight * KvAt(b, t, i);
     }
   }
 }

@@ -38,12 +38,12 @@ int AlignmentOf(const void* p) {
 
 }  // namespace
 
-struct CublasGemm::Plan {
+struct LtPlan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
   bool has_algo = false;
-  ~Plan() {
+  ~LtPlan() {
     if (c != nullptr) cublasLtMatrixLayoutDestroy(c);
     if (b != nullptr) cublasLtMatrixLayoutDestroy(b);
     if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
@@ -55,6 +55,34 @@ CublasGemm::CublasGemm(void* handle, void* workspace, size_t workspace_bytes)
     : handle_(handle),
       workspace_(workspace),
       workspace_bytes_(workspace_bytes) {}
+
+// Asks the heuristic for the best algorithm under the workspace and the
+// operands' actual alignments; leaves plan.has_algo false when none fits.
+static void FindAlgo(cublasLtHandle_t handle, size_t workspace_bytes,
+                     int align_a, int align_b, int align_c, LtPlan& plan) {
+  cublasLtMatmulPreference_t pref = nullptr;
+  if (cublasLtMatmulPreferenceCreate(&pref) != CUBLAS_STATUS_SUCCESS) return;
+  const uint64_t ws = workspace_bytes;
+  const uint32_t al_a = align_a, al_b = align_b, al_c = align_c;
+  cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a));
+  cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));
+  cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c));
+  cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c));
+  cublasLtMatmulHeuristicResult_t result{};
+  int returned = 0;
+  const cublasStatus_t hs =
+      cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c,
+                                     plan.c, pref, 1, &result, &returned);
+  cublasLtMatmulPreferenceDestroy(pref);
+  plan.has_algo = hs == CUBLAS_STATUS_SUCCESS && returned > 0;
+  if (plan.has_algo) plan.algo = result.algo;
+}
 
 absl::StatusOr<std::unique_ptr<CublasGemm>> CublasGemm::Create(
     void* workspace, size_t workspace_bytes) {
@@ -105,28 +133,8 @@ absl::StatusOr<const CublasGemm::Plan*> CublasGemm::GetPlan(
   RETURN_IF_LT_ERROR(
       cublasLtMatrixLayoutCreate(&plan->c, out_type, a.n, a.m, a.n),
       "layout C");
-  cublasLtMatmulPreference_t pref = nullptr;
-  RETURN_IF_LT_ERROR(cublasLtMatmulPreferenceCreate(&pref), "preference");
-  const uint64_t ws = workspace_bytes_;
-  const uint32_t al_a = align_w, al_b = align_x, al_c = align_o;
-  cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
-  cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a));
-  cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));
-  cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c));
-  cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c));
-  cublasLtMatmulHeuristicResult_t result{};
-  int returned = 0;
-  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(
-      static_cast<cublasLtHandle_t>(handle_), plan->desc, plan->a, plan->b,
-      plan->c, plan->c, pref, 1, &result, &returned);
-  cublasLtMatmulPreferenceDestroy(pref);
-  plan->has_algo = hs == CUBLAS_STATUS_SUCCESS && returned > 0;
-  if (plan->has_algo) plan->algo = result.algo;
+  FindAlgo(static_cast<cublasLtHandle_t>(handle_), workspace_bytes_, align_w,
+           align_x, align_o, *plan);
   const Plan* raw = plan.get();
   plans_.emplace(key, std::move(plan));
   return raw;

@@ -25,6 +25,8 @@ struct CublasGemmArgs {
   bool accumulate;  // beta = 1.
 };
 
+struct LtPlan;  // Descriptors and algorithm of one shape (cublas_gemm.cc).
+
 class CublasGemm {
  public:
   // `workspace` (device memory of workspace_bytes) must outlive this object.
@@ -41,7 +43,7 @@ class CublasGemm {
   absl::Status Run(const CublasGemmArgs& a, cudaStream_t stream);
 
  private:
-  struct Plan;
+  using Plan = LtPlan;
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, int>;
   CublasGemm(void* handle, void* workspace, size_t workspace_bytes);
   absl::StatusOr<const Plan*> GetPlan(const CublasGemmArgs& a);

@@ -65,13 +65,7 @@ absl::Status CheckAttention(const PagedAttentionParams& p) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
-                                             Stream* stream) {
-  RETURN_IF_ERROR(CheckAttention(p));
-  const int64_t n = p.q.dim(0);
-  if (n == 0) return absl::OkStatus();
+AttentionGeometry MakeGeometry(const PagedAttentionParams& p) {
   AttentionGeometry g{};
   g.q = p.q.data;
   g.k_cache = p.k_cache.data;
@@ -80,7 +74,7 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
   g.block_tables = p.block_tables.as<int32_t>();
   g.query_start_loc = p.query_start_loc.as<int32_t>();
   g.seq_lens = p.seq_lens.as<int32_t>();
-  g.num_rows = n;
+  g.num_rows = p.q.dim(0);
   g.num_seqs = p.num_seqs;
   g.num_heads = static_cast<int>(p.q.dim(1));
   g.num_kv_heads = static_cast<int>(p.k_cache.dim(2));
@@ -89,12 +83,45 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
   g.max_blocks = static_cast<int>(std::max<int64_t>(p.block_tables.dim(1), 1));
   g.num_blocks = static_cast<int>(p.k_cache.dim(0));
   g.scale = p.scale;
+  return g;
+}
+
+// Split-K plan: enough blocks to fill the GPU twice over, splits of whole
+// granules, and a single split when the rows alone fill it. Sets
+// l.num_splits and l.split_size.
+void PlanSplits(int64_t max_ctx, int num_sms, RowAttentionLaunch& l) {
+  const AttentionGeometry& g = l.g;
+  const int group = g.num_heads / g.num_kv_heads;
+  const int64_t base_blocks = g.num_rows * g.num_kv_heads * ((group + 7) / 8);
+  int64_t splits = 1;
+  if (base_blocks < 2 * num_sms && max_ctx > 2 * kSplitGranule) {
+    splits = std::min<int64_t>((2 * num_sms + base_blocks - 1) / base_blocks,
+                               (max_ctx + kSplitGranule - 1) / kSplitGranule);
+  }
+  int64_t split_size = (max_ctx + splits - 1) / splits;
+  split_size =
+      std::max<int64_t>(kSplitGranule, (split_size + kSplitGranule - 1) /
+                                           kSplitGranule * kSplitGranule);
+  splits = std::max<int64_t>(1, (max_ctx + split_size - 1) / split_size);
+  // The last split runs to the end of the context, so capping is exact.
+  l.num_splits = static_cast<int>(std::min<int64_t>(splits, 65535));
+  l.split_size = static_cast<int>(std::min<int64_t>(split_size, 0x7fffffff));
+}
+
+}  // namespace
+
+absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
+                                             Stream* stream) {
+  RETURN_IF_ERROR(CheckAttention(p));
+  const int64_t n = p.q.dim(0);
+  if (n == 0) return absl::OkStatus();
+  const AttentionGeometry g = MakeGeometry(p);
   const cudaStream_t s = native(stream);
+  const int64_t row_elems = static_cast<int64_t>(g.num_heads) * g.head_dim;
   if (g.num_blocks == 0 || p.block_tables.dim(1) == 0 || p.num_seqs == 0) {
-    // No context anywhere: every row is zero.
+    // No context anywhere: every row is zero (query_start_loc[0] is 0).
     return CudaStatus(
-        LaunchZeroTailRows(
-            {p.out.data, 2, n, g.num_heads * g.head_dim, g.query_start_loc}, s),
+        LaunchZeroTailRows({p.out.data, 2, n, row_elems, g.query_start_loc}, s),
         "PagedAttention");
   }
   // Host bounds (0 = unknown: fall back to what the shapes allow).
@@ -104,39 +131,23 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
   const int64_t max_ctx = p.max_seq_len > 0
                               ? std::min<int64_t>(p.max_seq_len, table_span)
                               : table_span;
-  const int group = g.num_heads / g.num_kv_heads;
   AttentionKernel kernel = attention_kernel_;
   if (kernel == AttentionKernel::kAuto) {
     kernel =
         max_q <= 1 ? AttentionKernel::kRowParallel : AttentionKernel::kFlash;
   }
   if (kernel == AttentionKernel::kFlash &&
-      FlashAttentionSupported(g.head_dim, group)) {
+      FlashAttentionSupported(g.head_dim, g.num_heads / g.num_kv_heads)) {
     RETURN_IF_ERROR(CudaStatus(LaunchFlashAttention({g, max_q}, s),
                                "PagedAttention (flash)"));
     return CudaStatus(
-        LaunchZeroTailRows({p.out.data, 2, n, g.num_heads * g.head_dim,
-                            g.query_start_loc + p.num_seqs},
-                           s),
+        LaunchZeroTailRows(
+            {p.out.data, 2, n, row_elems, g.query_start_loc + p.num_seqs}, s),
         "PagedAttention (zero tail)");
   }
-  // Split-K: enough blocks to fill the GPU twice over, splits of whole
-  // granules, and none at all when the rows alone fill it.
   RowAttentionLaunch l{};
   l.g = g;
-  const int64_t base_blocks = n * g.num_kv_heads * ((group + 7) / 8);
-  int64_t splits = 1;
-  if (base_blocks < 2 * num_sms_ && max_ctx > 2 * kSplitGranule) {
-    splits = std::min<int64_t>((2 * num_sms_ + base_blocks - 1) / base_blocks,
-                               (max_ctx + kSplitGranule - 1) / kSplitGranule);
-  }
-  int64_t split_size = (max_ctx + splits - 1) / splits;
-  split_size =
-      std::max<int64_t>(kSplitGranule, (split_size + kSplitGranule - 1) /
-                                           kSplitGranule * kSplitGranule);
-  splits = std::max<int64_t>(1, (max_ctx + split_size - 1) / split_size);
-  l.num_splits = static_cast<int>(std::min<int64_t>(splits, 65535));
-  l.split_size = static_cast<int>(std::min<int64_t>(split_size, 0x7fffffff));
+  PlanSplits(max_ctx, num_sms_, l);
   const int64_t floats =
       RowAttentionScratchFloats(n, g.num_heads, l.num_splits, g.head_dim);
   if (floats > 0) {

@@ -85,59 +85,35 @@ void CopyOut(const char* base, size_t offset, size_t count,
   if (count > 0) std::memcpy(out.data(), base + offset, count * sizeof(T));
 }
 
-}  // namespace
-
-absl::StatusOr<GpuSamplingResult> CudaBackendImpl::Sample(
-    const GpuSamplingInputs& in, Stream* stream) {
-  RETURN_IF_ERROR(CheckNotCapturing("Sample"));
-  bool any_penalties = false;
-  RETURN_IF_ERROR(CheckSampleInputs(in, &any_penalties));
-  const int64_t rows = in.logits.dim(0), vocab = in.logits.dim(1);
-  GpuSamplingResult result;
-  if (rows == 0) return result;
-  RETURN_IF_ERROR(Activate());
-  const size_t num_penalties = in.penalty_tokens.size();
-  const IoLayout l = MakeIoLayout(rows, num_penalties);
-  ASSIGN_OR_RETURN(void* staging_ptr, PinnedStaging(l.end));
-  const cudaStream_t s = native(stream);
-  ASSIGN_OR_RETURN(void* io_ptr, Scratch(ScratchSlot::kSamplingIo, s, l.end));
-  char* staging = static_cast<char*>(staging_ptr);
-  char* io = static_cast<char*>(io_ptr);
+// Copies the row params and penalty lists into the staging buffer.
+void StageInputs(const GpuSamplingInputs& in, const IoLayout& l,
+                 char* staging) {
   std::memcpy(staging + l.params, in.rows.data(),
-              rows * sizeof(GpuSamplingRow));
+              in.rows.size() * sizeof(GpuSamplingRow));
+  const size_t num_penalties = in.penalty_tokens.size();
   if (num_penalties > 0) {
     std::memcpy(staging + l.tokens_in, in.penalty_tokens.data(),
                 num_penalties * sizeof(int32_t));
     std::memcpy(staging + l.counts_in, in.penalty_counts.data(),
                 num_penalties * sizeof(int32_t));
   }
-  RETURN_IF_CUDA_ERROR(
-      cudaMemcpyAsync(io, staging, l.inputs_end, cudaMemcpyHostToDevice, s),
-      "Sample: upload");
-  SamplingLaunch k{};
-  k.logits = in.logits.as<float>();
-  if (any_penalties) {
-    ASSIGN_OR_RETURN(
-        void* work, Scratch(ScratchSlot::kSamplingWork, s,
-                            static_cast<size_t>(rows * vocab) * sizeof(float)));
-    k.work = static_cast<float*>(work);
-  }
+}
+
+// Points the kernel's inputs and outputs into the device IO buffer.
+void BindIo(const IoLayout& l, char* io, SamplingLaunch& k) {
   k.params = reinterpret_cast<const GpuSamplingRow*>(io + l.params);
   k.penalty_tokens = reinterpret_cast<const int32_t*>(io + l.tokens_in);
   k.penalty_counts = reinterpret_cast<const int32_t*>(io + l.counts_in);
-  k.rows = rows;
-  k.vocab = static_cast<int>(vocab);
   k.tokens = reinterpret_cast<int32_t*>(io + l.tokens);
   k.status = reinterpret_cast<int32_t*>(io + l.status);
   k.logprobs = reinterpret_cast<float*>(io + l.logprobs);
   k.top_tokens = reinterpret_cast<int32_t*>(io + l.top_tokens);
   k.top_logprobs = reinterpret_cast<float*>(io + l.top_logprobs);
-  RETURN_IF_CUDA_ERROR(LaunchSampling(k, s), "Sample: launch");
-  RETURN_IF_CUDA_ERROR(
-      cudaMemcpyAsync(staging + l.inputs_end, io + l.inputs_end,
-                      l.end - l.inputs_end, cudaMemcpyDeviceToHost, s),
-      "Sample: download");
-  RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(s), "Sample: sync");
+}
+
+// Turns the downloaded outputs into the result (or the first row's error).
+absl::StatusOr<GpuSamplingResult> ReadResults(const IoLayout& l, int64_t rows,
+                                              const char* staging) {
   std::vector<int32_t> status;
   CopyOut(staging, l.status, rows, status);
   for (int64_t i = 0; i < rows; ++i) {
@@ -150,12 +126,52 @@ absl::StatusOr<GpuSamplingResult> CudaBackendImpl::Sample(
           "Sample: row ", i, " has every logit -inf: nothing to sample"));
     }
   }
+  GpuSamplingResult result;
   CopyOut(staging, l.tokens, rows, result.tokens);
   CopyOut(staging, l.logprobs, rows, result.logprobs);
   CopyOut(staging, l.top_tokens, rows * kMaxGpuTopLogprobs, result.top_tokens);
   CopyOut(staging, l.top_logprobs, rows * kMaxGpuTopLogprobs,
           result.top_logprobs);
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<GpuSamplingResult> CudaBackendImpl::Sample(
+    const GpuSamplingInputs& in, Stream* stream) {
+  RETURN_IF_ERROR(CheckNotCapturing("Sample"));
+  bool any_penalties = false;
+  RETURN_IF_ERROR(CheckSampleInputs(in, &any_penalties));
+  const int64_t rows = in.logits.dim(0), vocab = in.logits.dim(1);
+  if (rows == 0) return GpuSamplingResult();
+  const IoLayout l = MakeIoLayout(rows, in.penalty_tokens.size());
+  const cudaStream_t s = native(stream);
+  ASSIGN_OR_RETURN(void* staging_ptr, PinnedStaging(l.end));
+  ASSIGN_OR_RETURN(void* io_ptr, Scratch(ScratchSlot::kSamplingIo, s, l.end));
+  char* staging = static_cast<char*>(staging_ptr);
+  char* io = static_cast<char*>(io_ptr);
+  StageInputs(in, l, staging);
+  RETURN_IF_CUDA_ERROR(
+      cudaMemcpyAsync(io, staging, l.inputs_end, cudaMemcpyHostToDevice, s),
+      "Sample: upload");
+  SamplingLaunch k{};
+  k.logits = in.logits.as<float>();
+  k.rows = rows;
+  k.vocab = static_cast<int>(vocab);
+  BindIo(l, io, k);
+  if (any_penalties) {
+    ASSIGN_OR_RETURN(
+        void* work, Scratch(ScratchSlot::kSamplingWork, s,
+                            static_cast<size_t>(rows * vocab) * sizeof(float)));
+    k.work = static_cast<float*>(work);
+  }
+  RETURN_IF_CUDA_ERROR(LaunchSampling(k, s), "Sample: launch");
+  RETURN_IF_CUDA_ERROR(
+      cudaMemcpyAsync(staging + l.inputs_end, io + l.inputs_end,
+                      l.end - l.inputs_end, cudaMemcpyDeviceToHost, s),
+      "Sample: download");
+  RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(s), "Sample: sync");
+  return ReadResults(l, rows, staging);
 }
 
 }  // namespace infernum::kernels::cuda

@@ -139,57 +139,41 @@ __device__ __forceinline__ void SoftmaxChunk(const BlockPlan& b, float* logits,
   }
 }
 
-template <int kTpt>
-__global__ void __launch_bounds__(kThreads)
-    RowAttentionKernel(RowAttentionLaunch p) {
-  extern __shared__ float smem[];
-  __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], alpha_s[kMaxGroup];
-  const AttentionGeometry& g = p.g;
-  const int hd = g.head_dim;
-  float* q_s = smem;                       // [kMaxGroup][hd], pre-scaled.
-  float* acc_s = q_s + kMaxGroup * hd;     // [kMaxGroup][hd].
-  float* logits = acc_s + kMaxGroup * hd;  // [kMaxGroup][kChunk].
-  const BlockPlan b = PlanBlock(p);
-  const int64_t row = blockIdx.x;
-  const int64_t head_base = row * g.num_heads + b.head0;
-  bf16* out = static_cast<bf16*>(g.out) + head_base * hd;
-  if (b.begin >= b.end) {
-    // Only an invalid row leaves split 0 empty; with several splits the
-    // reduce kernel writes its zeros.
-    if (blockIdx.z == 0 && p.num_splits == 1) {
-      for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads)
-        out[i] = __float2bfloat16_rn(0.0f);
-    }
-    return;
-  }
-  const bf16* q = static_cast<const bf16*>(g.q) + head_base * hd;
-  for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads) {
-    q_s[i] = __bfloat162float(q[i]) * g.scale;
-    acc_s[i] = 0.0f;
+// Shared state of one block: q (pre-scaled), the f32 output accumulator and
+// the per-head running max / sum / rescale factor.
+struct RowShared {
+  float* q;       // [kMaxGroup][hd].
+  float* acc;     // [kMaxGroup][hd].
+  float* logits;  // [kMaxGroup][kChunk].
+  float* m;
+  float* l;
+  float* alpha;
+};
+
+__device__ __forceinline__ void InitBlock(const AttentionGeometry& g,
+                                          const BlockPlan& b, int64_t head_base,
+                                          const RowShared& sh) {
+  const bf16* q = static_cast<const bf16*>(g.q) + head_base * g.head_dim;
+  for (int i = threadIdx.x; i < b.gcount * g.head_dim; i += kThreads) {
+    sh.q[i] = __bfloat162float(q[i]) * g.scale;
+    sh.acc[i] = 0.0f;
   }
   if (threadIdx.x < kMaxGroup) {
-    m_s[threadIdx.x] = -INFINITY;
-    l_s[threadIdx.x] = 0.0f;
+    sh.m[threadIdx.x] = -INFINITY;
+    sh.l[threadIdx.x] = 0.0f;
   }
   __syncthreads();
-  const int32_t* table =
-      g.block_tables + static_cast<int64_t>(b.rc.seq) * g.max_blocks;
-  float acc[kMaxGroup][8] = {};
-  for (int c0 = b.begin; c0 < b.end; c0 += kChunk) {
-    const int c1 = min(b.end, c0 + kChunk);
-    ScoreChunk<kTpt>(g, b, table, q_s, logits, c0, c1);
-    __syncthreads();
-    SoftmaxChunk(b, logits, c1 - c0, m_s, l_s, alpha_s);
-    __syncthreads();
-#pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      const float a = h < b.gcount ? alpha_s[h] : 0.0f;
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[h][e] *= a;
-    }
-    AccumulateChunk<kTpt>(g, b, table, logits, c0, c1, acc);
-    __syncthreads();  // logits are rewritten by the next chunk.
-  }
+}
+
+// Sums the threads' accumulators and writes the normalized output (one
+// split) or the split's partial output and (max, sum) (several splits).
+template <int kTpt>
+__device__ __forceinline__ void FinishBlock(const RowAttentionLaunch& p,
+                                            const BlockPlan& b,
+                                            int64_t head_base,
+                                            const RowShared& sh,
+                                            const float (&acc)[kMaxGroup][8]) {
+  const int hd = p.g.head_dim;
   const int seg = threadIdx.x % kTpt;
   if (seg * 8 < hd) {
 #pragma unroll
@@ -197,24 +181,70 @@ __global__ void __launch_bounds__(kThreads)
       if (h >= b.gcount) continue;
 #pragma unroll
       for (int e = 0; e < 8; ++e)
-        atomicAdd(&acc_s[h * hd + seg * 8 + e], acc[h][e]);
+        atomicAdd(&sh.acc[h * hd + seg * 8 + e], acc[h][e]);
     }
   }
   __syncthreads();
+  bf16* out = static_cast<bf16*>(p.g.out) + head_base * hd;
   for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads) {
     const int h = i / hd;
-    const float o = acc_s[i] / l_s[h];
+    const float o = sh.acc[i] / sh.l[h];
     if (p.num_splits == 1) {
       out[i] = __float2bfloat16_rn(o);
     } else {
       const int64_t part = (head_base + h) * p.num_splits + blockIdx.z;
       p.partial_out[part * hd + i % hd] = o;
       if (i % hd == 0) {
-        p.partial_ml[2 * part] = m_s[h];
-        p.partial_ml[2 * part + 1] = l_s[h];
+        p.partial_ml[2 * part] = sh.m[h];
+        p.partial_ml[2 * part + 1] = sh.l[h];
       }
     }
   }
+}
+
+template <int kTpt>
+__global__ void __launch_bounds__(kThreads)
+    RowAttentionKernel(RowAttentionLaunch p) {
+  extern __shared__ float smem[];
+  __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], alpha_s[kMaxGroup];
+  const AttentionGeometry& g = p.g;
+  const int hd = g.head_dim;
+  const RowShared sh{
+      smem,   smem + kMaxGroup * hd, smem + 2 * kMaxGroup * hd, m_s, l_s,
+      alpha_s};
+  const BlockPlan b = PlanBlock(p);
+  const int64_t head_base =
+      static_cast<int64_t>(blockIdx.x) * g.num_heads + b.head0;
+  if (b.begin >= b.end) {
+    // Only an invalid row leaves split 0 empty; with several splits the
+    // reduce kernel writes its zeros.
+    if (blockIdx.z == 0 && p.num_splits == 1) {
+      bf16* out = static_cast<bf16*>(g.out) + head_base * hd;
+      for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads)
+        out[i] = __float2bfloat16_rn(0.0f);
+    }
+    return;
+  }
+  InitBlock(g, b, head_base, sh);
+  const int32_t* table =
+      g.block_tables + static_cast<int64_t>(b.rc.seq) * g.max_blocks;
+  float acc[kMaxGroup][8] = {};
+  for (int c0 = b.begin; c0 < b.end; c0 += kChunk) {
+    const int c1 = min(b.end, c0 + kChunk);
+    ScoreChunk<kTpt>(g, b, table, sh.q, sh.logits, c0, c1);
+    __syncthreads();
+    SoftmaxChunk(b, sh.logits, c1 - c0, sh.m, sh.l, sh.alpha);
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < kMaxGroup; ++h) {
+      const float a = h < b.gcount ? sh.alpha[h] : 0.0f;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[h][e] *= a;
+    }
+    AccumulateChunk<kTpt>(g, b, table, sh.logits, c0, c1, acc);
+    __syncthreads();  // logits are rewritten by the next chunk.
+  }
+  FinishBlock<kTpt>(p, b, head_base, sh, acc);
 }
 
 // Combines the splits of one (row, head): weights l_s * exp(m_s - max).

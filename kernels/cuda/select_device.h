@@ -99,16 +99,38 @@ struct SelectShared {
   int id_limit;
 };
 
-// The shortest prefix, among finite elements inside `eligible`, whose
-// quantity (1 per element, or FixedWeight when kByMass) reaches `target`
-// (1 <= target <= the eligible total). Ties on the boundary value are cut by
-// id. Four 8-bit radix passes, one counting pass, and (only when the
-// boundary value is tied) one ordered scan.
+// Thread 0 picks the histogram bin where the running quantity reaches
+// sh.remaining, and leaves in sh.remaining what is still needed inside it.
+__device__ __forceinline__ void PickBin(SelectShared& sh, u64 remaining) {
+  if (threadIdx.x != 0) return;
+  u64 before = 0;
+  int chosen = -1, last = 0;
+  for (int b = 0; b < 256 && chosen < 0; ++b) {
+    if (sh.hist[b] == 0) continue;
+    last = b;
+    if (before + sh.hist[b] >= remaining) {
+      chosen = b;
+    } else {
+      before += sh.hist[b];
+    }
+  }
+  if (chosen < 0) {  // Target beyond the total (rounding): whole last bin.
+    chosen = last;
+    before -= sh.hist[last];
+    remaining = before + sh.hist[last];
+  }
+  sh.bin = chosen;
+  sh.remaining = remaining - before;
+}
+
+// Radix descent (four 8-bit passes, most significant first) to the key of
+// the boundary element; *remaining becomes the quantity still needed among
+// the elements with exactly that key.
 template <bool kByMass>
-__device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max,
-                         float temperature, u64 target, SelectShared& sh) {
+__device__ uint32_t BoundaryKey(const float* x, int vocab, Cut eligible,
+                                float max, float temperature, u64* remaining,
+                                SelectShared& sh) {
   uint32_t prefix = 0, mask = 0;
-  u64 remaining = target;
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[b] = 0;
     __syncthreads();
@@ -121,68 +143,68 @@ __device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max,
                 kByMass ? FixedWeight(v, max, temperature) : 1ull);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      u64 before = 0;
-      int chosen = -1, last = 0;
-      for (int b = 0; b < 256 && chosen < 0; ++b) {
-        if (sh.hist[b] == 0) continue;
-        last = b;
-        if (before + sh.hist[b] >= remaining) {
-          chosen = b;
-        } else {
-          before += sh.hist[b];
-        }
-      }
-      if (chosen < 0) {  // Target beyond the total (rounding): whole last bin.
-        chosen = last;
-        before -= sh.hist[last];
-        remaining = before + sh.hist[last];
-      }
-      sh.bin = chosen;
-      sh.remaining = remaining - before;
-    }
+    PickBin(sh, *remaining);
     __syncthreads();
     prefix |= static_cast<uint32_t>(sh.bin) << shift;
     mask |= 0xffu << shift;
-    remaining = sh.remaining;
+    *remaining = sh.remaining;
   }
-  // Elements equal to the boundary value all weigh the same.
-  u64 local = 0;
-  for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
-    const float v = x[j] + 0.0f;
-    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j))
-      ++local;
-  }
-  const u64 equal = BlockSumT(local, sh.scratch);
-  const u64 each =
-      kByMass ? FixedWeight(KeyValue(prefix), max, temperature) : 1ull;
-  u64 need = each == 0 ? equal : (remaining + each - 1) / each;
-  if (need < 1) need = 1;
-  if (need >= equal) return {prefix, INT_MAX};
-  // The need-th equal element in id order: contiguous id ranges per thread.
+  return prefix;
+}
+
+// id + 1 of the need-th eligible element (in id order) whose key is `key`;
+// contiguous id ranges per thread and a block scan. need >= 1 and at least
+// `need` such elements exist.
+__device__ int32_t TieLimit(const float* x, int vocab, Cut eligible,
+                            uint32_t key, u64 need, SelectShared& sh) {
   const int span = (vocab + blockDim.x - 1) / blockDim.x;
   const int lo = min(vocab, static_cast<int>(threadIdx.x) * span),
             hi = min(vocab, lo + span);
-  local = 0;
-  for (int j = lo; j < hi; ++j) {
+  const auto is_tied = [&](int j) {
     const float v = x[j] + 0.0f;
-    if (v != -INFINITY && DescKey(v) == prefix && Inside(eligible, prefix, j))
-      ++local;
-  }
+    return v != -INFINITY && DescKey(v) == key && Inside(eligible, key, j);
+  };
+  u64 local = 0;
+  for (int j = lo; j < hi; ++j) local += is_tied(j);
   u64 total;
   u64 seen = BlockExclusiveSum(local, sh.scratch, &total);
   if (seen < need && need <= seen + local) {
     for (int j = lo; j < hi; ++j) {
-      const float v = x[j] + 0.0f;
-      if (v != -INFINITY && DescKey(v) == prefix &&
-          Inside(eligible, prefix, j) && ++seen == need) {
+      if (is_tied(j) && ++seen == need) {
         sh.id_limit = j + 1;
         break;
       }
     }
   }
   __syncthreads();
-  return {prefix, sh.id_limit};
+  return sh.id_limit;
+}
+
+// The shortest prefix, among finite elements inside `eligible`, whose
+// quantity (1 per element, or FixedWeight when kByMass) reaches `target`
+// (1 <= target <= the eligible total). Ties on the boundary value are cut by
+// id: the radix descent, one counting pass, and (only when the boundary
+// value is tied and cut) one ordered scan.
+template <bool kByMass>
+__device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max,
+                         float temperature, u64 target, SelectShared& sh) {
+  u64 remaining = target;
+  const uint32_t key = BoundaryKey<kByMass>(x, vocab, eligible, max,
+                                            temperature, &remaining, sh);
+  // Elements equal to the boundary value all weigh the same.
+  u64 local = 0;
+  for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
+    const float v = x[j] + 0.0f;
+    if (v != -INFINITY && DescKey(v) == key && Inside(eligible, key, j))
+      ++local;
+  }
+  const u64 equal = BlockSumT(local, sh.scratch);
+  const u64 each =
+      kByMass ? FixedWeight(KeyValue(key), max, temperature) : 1ull;
+  u64 need = each == 0 ? equal : (remaining + each - 1) / each;
+  if (need < 1) need = 1;
+  if (need >= equal) return {key, INT_MAX};
+  return {key, TieLimit(x, vocab, eligible, key, need, sh)};
 }
 
 }  // namespace infernum::kernels::cuda

@@ -50,13 +50,16 @@ class ChoiceDecoder {
 
  private:
   TokenLogprob MakeLogprob(const v1::GeneratedToken& token) const;
-  std::string TokenText(int32_t id) const;
+  // Text `id` adds after the recent ids (so SentencePiece's "▁" shows as a
+  // leading space); the token's own decode when that is not a clean suffix.
+  std::string TokenText(int32_t id, const std::string& recent_text) const;
 
   const models::Tokenizer& tokenizer_;
   Options options_;
   models::IncrementalDetokenizer detokenizer_;
   StopMatcher matcher_;
   int64_t num_tokens_ = 0;
+  std::vector<int32_t> recent_;  // Last few ids, context for TokenText.
 };
 
 }  // namespace infernum::router

@@ -93,20 +93,28 @@ TEST_F(ChoiceDecoderTest, LogprobsOnePerConsumedToken) {
     t->set_token_id(ids_[k]);
     t->set_logprob(-0.5f * k);
     v1::TopLogprob* top = t->add_top_logprobs();
-    top->set_token_id(ids_[k + 1]);
+    top->set_token_id(ids_[k + 1]);  // The next token as the alternative.
     top->set_logprob(-3);
   }
   auto r = d.AddTokens(c);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->logprobs.size(), 3u);
+  std::string joined;
   for (int k = 0; k < 3; ++k) {
-    EXPECT_EQ(r->logprobs[k].token,
-              *tokenizer_->Decode(std::vector<int32_t>{ids_[k]}, false));
+    joined += r->logprobs[k].token;
     EXPECT_FLOAT_EQ(r->logprobs[k].logprob, -0.5f * k);
     ASSERT_EQ(r->logprobs[k].top_logprobs.size(), 1u);
-    EXPECT_EQ(r->logprobs[k].top_logprobs[0].token,
-              *tokenizer_->Decode(std::vector<int32_t>{ids_[k + 1]}, false));
+    EXPECT_FLOAT_EQ(r->logprobs[k].top_logprobs[0].logprob, -3);
   }
+  // Token texts keep their leading spaces: they add up to the text.
+  std::vector<int32_t> all = prompt_;
+  all.insert(all.end(), ids_.begin(), ids_.begin() + 3);
+  const std::string full = *tokenizer_->Decode(all, true);
+  EXPECT_EQ(joined, full.substr(tokenizer_->Decode(prompt_, true)->size()));
+  EXPECT_EQ(joined[0], ' ');
+  // An alternative reads like the same token where it really occurs.
+  EXPECT_EQ(r->logprobs[0].top_logprobs[0].token, r->logprobs[1].token);
+  EXPECT_EQ(r->logprobs[1].top_logprobs[0].token, r->logprobs[2].token);
 }
 
 TEST_F(ChoiceDecoderTest, UnknownTokenIdIsAnError) {

@@ -214,6 +214,9 @@ absl::Status GenerationRun::RunUntil(const std::function<bool()>& done,
 absl::Status GenerationRun::Prime(const ConnectionCheck& connected) {
   if (!started_) {
     started_ = true;
+    if (!connected()) {  // Gone already: do not bother the workers.
+      return MakeApiError(ErrorKind::kCancelled, "the client disconnected");
+    }
     RETURN_IF_ERROR(session_.Start());
   }
   return RunUntil([this] { return AllSeen(); }, connected, nullptr);

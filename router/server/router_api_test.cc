@@ -194,17 +194,23 @@ TEST_F(RouterTest, ChatLogprobsShape) {
   EXPECT_EQ(req.top_logprobs(), 2);
   const json& content = r["choices"][0]["logprobs"]["content"];
   ASSERT_EQ(content.size(), 4u);
+  std::string joined;
   for (int k = 0; k < 4; ++k) {
-    const int32_t id = story_ids_[k];
-    const std::string text =
-        *tokenizer_->Decode(std::vector<int32_t>{id}, false);
-    EXPECT_EQ(content[k]["token"], text);
+    const std::string token = content[k]["token"];
+    joined += token;
     EXPECT_FLOAT_EQ(content[k]["logprob"].get<float>(), -(k + 1) / 8.0f);
-    EXPECT_EQ(content[k]["bytes"].size(), text.size());
+    ASSERT_EQ(content[k]["bytes"].size(), token.size());
+    for (size_t b = 0; b < token.size(); ++b) {
+      EXPECT_EQ(content[k]["bytes"][b], static_cast<unsigned char>(token[b]));
+    }
     ASSERT_EQ(content[k]["top_logprobs"].size(), 2u);
     EXPECT_FLOAT_EQ(content[k]["top_logprobs"][1]["logprob"].get<float>(),
                     -(k + 1) / 8.0f - 0.5f);
   }
+  // The token strings add up to the message text.
+  EXPECT_EQ(joined, r["choices"][0]["message"]["content"]);
+  const std::vector<int32_t> first4(story_ids_.begin(), story_ids_.begin() + 4);
+  EXPECT_EQ(joined, ExpectedText(PromptOf(req), first4));
 }
 
 TEST_F(RouterTest, CompletionLogprobsShape) {
@@ -221,12 +227,16 @@ TEST_F(RouterTest, CompletionLogprobsShape) {
   ASSERT_EQ(lp["token_logprobs"].size(), 3u);
   ASSERT_EQ(lp["top_logprobs"].size(), 3u);
   ASSERT_EQ(lp["text_offset"].size(), 3u);
-  EXPECT_EQ(lp["text_offset"][0], 0);
+  std::string joined;
   for (int k = 0; k < 3; ++k) {
+    // Offsets count the text before each token.
+    EXPECT_EQ(lp["text_offset"][k], joined.size());  // ASCII story.
+    joined += lp["tokens"][k].get<std::string>();
     EXPECT_FLOAT_EQ(lp["token_logprobs"][k].get<float>(), -(k + 1) / 8.0f);
     EXPECT_LE(lp["top_logprobs"][k].size(), 3u);  // Dict: equal texts merge.
     EXPECT_GE(lp["top_logprobs"][k].size(), 1u);
   }
+  EXPECT_EQ(joined, r["choices"][0]["text"]);
 }
 
 TEST_F(RouterTest, StreamIncludeUsage) {

@@ -2,6 +2,8 @@
 // class, worker failures before and during a stream, client disconnects
 // and deadlines; after each one the router must still serve.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -274,11 +276,21 @@ TEST_F(RouterTest, NonStreamingClientDisconnectCancelsWorkerStream) {
     return grpc::Status::OK;
   });
   const std::string body = kChat.dump();
-  RawHttp(router_->port(),
-          absl::StrCat("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                       "Content-Type: application/json\r\nContent-Length: ",
-                       body.size(), "\r\n\r\n", body),
-          /*close_early=*/true);
+  const std::string request = absl::StrCat(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: ",
+      body.size(), "\r\n\r\n", body);
+  const int fd = ConnectLocal(router_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // Hang up once the request is running on the worker.
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (worker_->requests().empty() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(worker_->requests().size(), 1u);
+  close(fd);
   EXPECT_TRUE(worker_->WaitForCancelled(1, absl::Seconds(30)));
   worker_->SetScript([this](const v1::GenerateRequest&, FakeStream& s) {
     s.SendAll(story_ids_);

@@ -95,15 +95,25 @@ bool ResponseComplete(const std::string& data) {
 
 }  // namespace
 
-std::string RawHttp(int port, const std::string& request, bool close_early) {
+int ConnectLocal(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string RawHttp(int port, const std::string& request, bool close_early) {
+  const int fd = ConnectLocal(port);
+  if (fd < 0) return "";
   std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+  {
     size_t sent = 0;
     while (sent < request.size()) {
       const ssize_t n =

@@ -52,6 +52,9 @@ class RouterHarness {
 // The payloads of the "data: ..." events of an SSE body, in order.
 std::vector<std::string> SseEvents(const std::string& body);
 
+// A TCP connection to 127.0.0.1:port (the fd), or -1.
+int ConnectLocal(int port);
+
 // Sends raw bytes to 127.0.0.1:port and returns the server's answer, read
 // until one complete response (Content-Length body) or EOF; empty on
 // connect failure. With `close_early`, closes right after sending.

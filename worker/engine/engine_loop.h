@@ -11,7 +11,8 @@
 // the submissions and applies the aborts queued since the previous one, then
 // runs one Engine::Step. Sinks are called on the loop thread (see
 // RequestSink); a sink may call Submit / Abort / stats (no lock is held
-// while sinks run).
+// while sinks run), but never Drain, WaitIdle or Shutdown (they wait for the
+// loop thread). A request id can be reused once its OnFinish has returned.
 //
 // Lifecycle: Drain() stops accepting requests (Submit => Unavailable) and
 // waits until everything accepted has finished (SIGTERM handling: Drain with

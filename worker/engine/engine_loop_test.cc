@@ -72,6 +72,7 @@ Drained Consume(QueueSink& sink) {
       ++d.num_finals;
     }
   }
+  EXPECT_TRUE(sink.done());  // not a timeout
   return d;
 }
 

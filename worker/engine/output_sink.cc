@@ -82,6 +82,11 @@ std::optional<QueueSink::Event> QueueSink::Next(
   return e;
 }
 
+bool QueueSink::done() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return final_popped_;
+}
+
 std::vector<QueueSink::Event> QueueSink::TakeAll() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Event> out(std::make_move_iterator(events_.begin()),

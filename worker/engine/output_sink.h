@@ -73,13 +73,16 @@ class QueueSink : public RequestSink {
   void OnFinish(const FinalOutput& final_output) override;
 
   // Blocks until an event is queued (or the timeout passed: nullopt) and
-  // pops it. After the final event was popped, returns nullopt at once.
+  // pops it. After the final event was popped, returns nullopt at once
+  // (done() tells that apart from a timeout, e.g. to poll for cancellation).
   std::optional<Event> Next(std::chrono::milliseconds timeout);
+  // True once the final event has been popped.
+  bool done() const;
   // Pops everything queued now, without blocking.
   std::vector<Event> TakeAll();
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Event> events_;
   bool final_popped_ = false;

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   using infernum::worker::WorkerServer;
   // First, before gRPC or the engine start threads: every thread inherits
   // the mask, and the main thread collects the signals with sigwait.
-  if (!infernum::worker::BlockShutdownSignals()) return Fail("cannot block SIGTERM/SIGINT");
+  if (!infernum::worker::BlockShutdownSignals())
+    return Fail("cannot block SIGTERM/SIGINT");
   const std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = infernum::cli::ParseArgs(args, WorkerFlagSpecs());
   if (!parsed.ok()) return Fail(std::string(parsed.status().message()));
@@ -45,11 +46,12 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(std::string(config.status().message()));
   auto server = infernum::worker::WorkerServer::Start(*config);
   if (!server.ok()) return Fail(std::string(server.status().message()));
-  std::printf("infernum-worker listening on %s model=%s\n", (*server)->address().c_str(),
-              (*server)->model_name().c_str());
+  std::printf("infernum-worker listening on %s model=%s\n",
+              (*server)->address().c_str(), (*server)->model_name().c_str());
   std::fflush(stdout);
 
-  const auto sig = infernum::worker::WaitForShutdownSignal(std::chrono::milliseconds(-1));
+  const auto sig =
+      infernum::worker::WaitForShutdownSignal(std::chrono::milliseconds(-1));
   LOG(INFO) << "signal " << sig.value_or(-1) << ": draining (grace "
             << config->shutdown_grace_seconds << " s)";
   const auto grace = std::chrono::milliseconds(
@@ -61,7 +63,8 @@ int main(int argc, char** argv) {
     done = true;
   });
   while (!done) {  // A second signal cuts the grace period short.
-    if (infernum::worker::WaitForShutdownSignal(std::chrono::milliseconds(100)).has_value()) {
+    if (infernum::worker::WaitForShutdownSignal(std::chrono::milliseconds(100))
+            .has_value()) {
       LOG(WARNING) << "second signal: aborting in-flight requests";
       raw->AbortInFlight();
     }

@@ -31,7 +31,8 @@ std::string TemplateFromTokenizerConfig(const nlohmann::json& config) {
   if (!t.is_array()) return "";
   std::string first;
   for (const auto& entry : t) {
-    if (!entry.is_object() || !entry.contains("template") || !entry["template"].is_string()) {
+    if (!entry.is_object() || !entry.contains("template") ||
+        !entry["template"].is_string()) {
       continue;
     }
     const std::string text = entry["template"].get<std::string>();
@@ -41,13 +42,15 @@ std::string TemplateFromTokenizerConfig(const nlohmann::json& config) {
   return first;
 }
 
-absl::StatusOr<std::string> FindChatTemplate(const std::string& dir,
-                                             const std::string& tokenizer_config) {
+absl::StatusOr<std::string> FindChatTemplate(
+    const std::string& dir, const std::string& tokenizer_config) {
   if (!tokenizer_config.empty()) {
-    nlohmann::json config = nlohmann::json::parse(tokenizer_config, nullptr, false);
+    nlohmann::json config =
+        nlohmann::json::parse(tokenizer_config, nullptr, false);
     if (config.is_discarded()) {
       return absl::InvalidArgumentError(
-          absl::StrCat((fs::path(dir) / "tokenizer_config.json").string(), ": invalid JSON"));
+          absl::StrCat((fs::path(dir) / "tokenizer_config.json").string(),
+                       ": invalid JSON"));
     }
     std::string t = TemplateFromTokenizerConfig(config);
     if (!t.empty()) return t;
@@ -77,11 +80,13 @@ absl::StatusOr<v1::ModelInfo> BuildModelInfo(const LoadedModel& loaded,
   const std::vector<int32_t>& eos = loaded.config.eos_token_ids;
   for (int32_t id : eos) info.add_eos_token_ids(id);
   for (int32_t id : DefaultStopTokenIds(loaded)) {
-    if (std::find(eos.begin(), eos.end(), id) == eos.end()) info.add_extra_stop_token_ids(id);
+    if (std::find(eos.begin(), eos.end(), id) == eos.end())
+      info.add_extra_stop_token_ids(id);
   }
   const std::string& dir = params.model_dir;
   info.set_tokenizer_json(ReadOptional(dir, "tokenizer.json"));
-  const std::string tokenizer_config = ReadOptional(dir, "tokenizer_config.json");
+  const std::string tokenizer_config =
+      ReadOptional(dir, "tokenizer_config.json");
   info.set_tokenizer_config_json(tokenizer_config);
   info.set_generation_config_json(ReadOptional(dir, "generation_config.json"));
   auto chat_template = FindChatTemplate(dir, tokenizer_config);

@@ -43,8 +43,10 @@ TEST(ModelInfoTest, Stories260K) {
   ASSERT_EQ(info->extra_stop_token_ids_size(), 1);
   EXPECT_EQ(info->extra_stop_token_ids(0), config["bos_token_id"].get<int>());
   EXPECT_EQ(info->tokenizer_json(), Slurp(dir + "/tokenizer.json"));
-  EXPECT_EQ(info->tokenizer_config_json(), Slurp(dir + "/tokenizer_config.json"));
-  EXPECT_EQ(info->generation_config_json(), Slurp(dir + "/generation_config.json"));
+  EXPECT_EQ(info->tokenizer_config_json(),
+            Slurp(dir + "/tokenizer_config.json"));
+  EXPECT_EQ(info->generation_config_json(),
+            Slurp(dir + "/generation_config.json"));
   EXPECT_EQ(info->chat_template(), "");  // stories260K has none.
 }
 
@@ -100,7 +102,8 @@ TEST_F(ChatTemplateTest, BadTokenizerConfigIsAnError) {
   Write("tokenizer_config.json", "{not json");
   auto info = Build();
   ASSERT_FALSE(info.ok());
-  EXPECT_NE(info.status().message().find("tokenizer_config.json"), std::string::npos);
+  EXPECT_NE(info.status().message().find("tokenizer_config.json"),
+            std::string::npos);
 }
 
 TEST_F(ChatTemplateTest, NoDirectoryGivesEmptyFiles) {

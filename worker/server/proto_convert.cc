@@ -13,7 +13,8 @@ SamplingParams ToSamplingParams(const v1::SamplingParams& p) {
   out.min_p = p.min_p();
   out.presence_penalty = p.presence_penalty();
   out.frequency_penalty = p.frequency_penalty();
-  out.repetition_penalty = p.repetition_penalty() == 0.0f ? 1.0f : p.repetition_penalty();
+  out.repetition_penalty =
+      p.repetition_penalty() == 0.0f ? 1.0f : p.repetition_penalty();
   if (p.has_seed()) out.seed = static_cast<uint64_t>(p.seed());
   return out;
 }
@@ -39,31 +40,36 @@ absl::StatusOr<EngineRequest> ToEngineRequest(const v1::GenerateRequest& r) {
   auto bad = [&](const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat(r.request_id(), ": ", what));
   };
-  if (r.max_tokens() < 0) return bad(absl::StrCat("max_tokens must be >= 0, got ", r.max_tokens()));
-  if (r.min_tokens() < 0) return bad(absl::StrCat("min_tokens must be >= 0, got ", r.min_tokens()));
+  if (r.max_tokens() < 0)
+    return bad(absl::StrCat("max_tokens must be >= 0, got ", r.max_tokens()));
+  if (r.min_tokens() < 0)
+    return bad(absl::StrCat("min_tokens must be >= 0, got ", r.min_tokens()));
   if (r.num_previously_generated() < 0) {
     return bad(absl::StrCat("num_previously_generated must be >= 0, got ",
                             r.num_previously_generated()));
   }
   if (r.top_logprobs() < 0 || r.top_logprobs() > kMaxNumLogprobs) {
-    return bad(absl::StrCat("top_logprobs must be in [0, ", kMaxNumLogprobs, "], got ",
-                            r.top_logprobs()));
+    return bad(absl::StrCat("top_logprobs must be in [0, ", kMaxNumLogprobs,
+                            "], got ", r.top_logprobs()));
   }
   EngineRequest out;
   out.request_id = r.request_id();
-  out.prompt_token_ids.assign(r.prompt_token_ids().begin(), r.prompt_token_ids().end());
+  out.prompt_token_ids.assign(r.prompt_token_ids().begin(),
+                              r.prompt_token_ids().end());
   out.sampling = ToSamplingParams(r.sampling());
   out.sampling.num_logprobs = r.logprobs() ? r.top_logprobs() : -1;
   out.max_tokens = r.max_tokens();
   out.min_tokens = r.min_tokens();
-  out.stop_token_ids.assign(r.stop_token_ids().begin(), r.stop_token_ids().end());
+  out.stop_token_ids.assign(r.stop_token_ids().begin(),
+                            r.stop_token_ids().end());
   out.ignore_eos = r.ignore_eos();
   out.priority = r.priority();
   out.num_previously_generated = r.num_previously_generated();
   return out;
 }
 
-void AppendToken(const TokenOutput& token, bool with_logprobs, v1::TokenChunk* chunk) {
+void AppendToken(const TokenOutput& token, bool with_logprobs,
+                 v1::TokenChunk* chunk) {
   v1::GeneratedToken* t = chunk->add_tokens();
   t->set_token_id(token.token_id);
   if (!with_logprobs) return;
@@ -84,10 +90,12 @@ v1::GenerateFinal ToGenerateFinal(const FinalOutput& f) {
   if (f.finish_reason == FinishReason::kStop && f.stop_token_id.has_value()) {
     out.set_stop_token_id(*f.stop_token_id);
   }
-  if (f.finish_reason == FinishReason::kAbort || f.finish_reason == FinishReason::kError ||
+  if (f.finish_reason == FinishReason::kAbort ||
+      f.finish_reason == FinishReason::kError ||
       f.finish_reason == FinishReason::kNone) {
-    out.set_error_message(f.error.ok() ? std::string("request ended without a reason")
-                                       : std::string(f.error.message()));
+    out.set_error_message(f.error.ok()
+                              ? std::string("request ended without a reason")
+                              : std::string(f.error.message()));
   }
   return out;
 }

@@ -17,16 +17,19 @@ namespace infernum::worker {
 // num_previously_generated; everything else (sampling ranges, token ids,
 // lengths) is left to Engine::ValidateRequest. An empty request_id stays
 // empty (the caller assigns one).
-absl::StatusOr<EngineRequest> ToEngineRequest(const v1::GenerateRequest& request);
+absl::StatusOr<EngineRequest> ToEngineRequest(
+    const v1::GenerateRequest& request);
 
 // Appends one generated token (with logprobs when `with_logprobs`).
-void AppendToken(const TokenOutput& token, bool with_logprobs, v1::TokenChunk* chunk);
+void AppendToken(const TokenOutput& token, bool with_logprobs,
+                 v1::TokenChunk* chunk);
 
 // The GenerateFinal for an engine FinalOutput. kAbort / kError carry the
 // error message; kStop carries the stop token id.
 v1::GenerateFinal ToGenerateFinal(const FinalOutput& final_output);
 
 // A load report for `stats`, stamped with `timestamp_unix_ms`.
-v1::LoadReport ToLoadReport(const EngineStats& stats, int64_t timestamp_unix_ms);
+v1::LoadReport ToLoadReport(const EngineStats& stats,
+                            int64_t timestamp_unix_ms);
 
 }  // namespace infernum::worker

@@ -14,7 +14,9 @@
 
 namespace infernum::worker::testing {
 
-std::string StoriesDir() { return infernum::testing::SharedModelsDir() + "/stories260K"; }
+std::string StoriesDir() {
+  return infernum::testing::SharedModelsDir() + "/stories260K";
+}
 
 WorkerConfig StoriesConfig() {
   WorkerConfig c;
@@ -33,7 +35,8 @@ WorkerConfig LongContextDummyConfig() {
   ss << in.rdbuf();
   nlohmann::json config = nlohmann::json::parse(ss.str());
   config["max_position_embeddings"] = 16384;
-  const std::string path = infernum::testing::TempDir() + "/long_context_config.json";
+  const std::string path =
+      infernum::testing::TempDir() + "/long_context_config.json";
   std::ofstream(path) << config.dump();
   WorkerConfig c;
   c.model_config = path;
@@ -49,14 +52,16 @@ WorkerConfig LongContextDummyConfig() {
 std::shared_ptr<grpc::Channel> MakeChannel(const WorkerServer& server) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  return grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(server.address(),
+                                   grpc::InsecureChannelCredentials(), args);
 }
 
 std::unique_ptr<v1::Worker::Stub> MakeStub(const WorkerServer& server) {
   return v1::Worker::NewStub(MakeChannel(server));
 }
 
-GenerateResult RunGenerate(v1::Worker::Stub& stub, const v1::GenerateRequest& request) {
+GenerateResult RunGenerate(v1::Worker::Stub& stub,
+                           const v1::GenerateRequest& request) {
   GenerateResult out;
   grpc::ClientContext context;
   auto reader = stub.Generate(&context, request);
@@ -78,7 +83,8 @@ GenerateResult RunGenerate(v1::Worker::Stub& stub, const v1::GenerateRequest& re
   return out;
 }
 
-v1::GenerateRequest GreedyRequest(const std::string& id, const std::vector<int32_t>& prompt,
+v1::GenerateRequest GreedyRequest(const std::string& id,
+                                  const std::vector<int32_t>& prompt,
                                   int max_tokens) {
   v1::GenerateRequest r;
   r.set_request_id(id);
@@ -97,12 +103,14 @@ LoadedModel LoadStoriesReference() {
   return std::move(*loaded);
 }
 
-Reference GreedyReference(LoadedModel& model, const std::vector<int32_t>& prompt,
-                          int max_tokens, const std::vector<int32_t>& stop_ids) {
+Reference GreedyReference(LoadedModel& model,
+                          const std::vector<int32_t>& prompt, int max_tokens,
+                          const std::vector<int32_t>& stop_ids) {
   const int block_size = 16;
-  const int num_blocks = (static_cast<int>(prompt.size()) + max_tokens) / block_size + 1;
-  auto cache = models::KvCache::Create(*model.backend,
-                                       model.model->MakeKvCacheShape(num_blocks, block_size));
+  const int num_blocks =
+      (static_cast<int>(prompt.size()) + max_tokens) / block_size + 1;
+  auto cache = models::KvCache::Create(
+      *model.backend, model.model->MakeKvCacheShape(num_blocks, block_size));
   CHECK(cache.ok()) << cache.status();
   Reference ref;
   models::SimpleGenerateOptions opts;
@@ -112,10 +120,13 @@ Reference GreedyReference(LoadedModel& model, const std::vector<int32_t>& prompt
     const float max = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-    const size_t argmax = std::max_element(logits.begin(), logits.end()) - logits.begin();
-    ref.logprobs.push_back(static_cast<float>(logits[argmax] - max - std::log(sum)));
+    const size_t argmax =
+        std::max_element(logits.begin(), logits.end()) - logits.begin();
+    ref.logprobs.push_back(
+        static_cast<float>(logits[argmax] - max - std::log(sum)));
   };
-  auto out = models::SimpleGenerate(*model.model, *cache, prompt, opts, models::GreedyPicker());
+  auto out = models::SimpleGenerate(*model.model, *cache, prompt, opts,
+                                    models::GreedyPicker());
   CHECK(out.ok()) << out.status();
   ref.tokens = *out;
   return ref;
@@ -125,7 +136,8 @@ v1::LoadReport WaitForIdleLoad(v1::Worker::Stub& stub, int max_polls) {
   v1::LoadReport report;
   for (int i = 0; i < max_polls; ++i) {
     grpc::ClientContext context;
-    const grpc::Status st = stub.GetLoad(&context, v1::GetLoadRequest(), &report);
+    const grpc::Status st =
+        stub.GetLoad(&context, v1::GetLoadRequest(), &report);
     if (st.ok() && report.num_running() == 0 && report.num_waiting() == 0 &&
         report.num_blocks_used() == 0) {
       break;

@@ -41,10 +41,12 @@ struct GenerateResult {
   v1::GenerateFinal final_message;
 };
 
-GenerateResult RunGenerate(v1::Worker::Stub& stub, const v1::GenerateRequest& request);
+GenerateResult RunGenerate(v1::Worker::Stub& stub,
+                           const v1::GenerateRequest& request);
 
 // A greedy request (temperature 0).
-v1::GenerateRequest GreedyRequest(const std::string& id, const std::vector<int32_t>& prompt,
+v1::GenerateRequest GreedyRequest(const std::string& id,
+                                  const std::vector<int32_t>& prompt,
                                   int max_tokens);
 
 // Greedy output of SimpleGenerate, the stop token included when one ends it.
@@ -52,8 +54,9 @@ struct Reference {
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;  // log_softmax of the raw logits at each token
 };
-Reference GreedyReference(LoadedModel& model, const std::vector<int32_t>& prompt,
-                          int max_tokens, const std::vector<int32_t>& stop_ids);
+Reference GreedyReference(LoadedModel& model,
+                          const std::vector<int32_t>& prompt, int max_tokens,
+                          const std::vector<int32_t>& stop_ids);
 
 // Loads stories260K independently of any server (1 CPU thread).
 LoadedModel LoadStoriesReference();

@@ -13,15 +13,15 @@
 namespace infernum::worker {
 
 struct WorkerConfig {
-  std::string model;              // HF model directory (required unless dummy + config).
-  std::string model_config;       // A config.json alone (load_format dummy).
+  std::string model;  // HF model directory (required unless dummy + config).
+  std::string model_config;          // A config.json alone (load_format dummy).
   std::string load_format = "auto";  // auto | dummy
   std::string dummy_dtype = "bf16";  // f32 | bf16 | f16 (dummy weights)
   std::string served_model_name;  // Default: basename of `model` (or config).
   std::string backend = "cpu";    // cpu | cuda
   int threads = 0;                // CPU threads; 0 = all cores.
   std::string listen = "0.0.0.0:50051";  // host:port; port 0 = pick a free one.
-  std::string worker_id;          // Default: <hostname>:<bound port>.
+  std::string worker_id;                 // Default: <hostname>:<bound port>.
   // KV cache size in bytes; 0 = enough for max_num_seqs full-length
   // sequences, capped at kDefaultKvCacheCap.
   int64_t kv_cache_memory = 0;
@@ -42,7 +42,8 @@ inline constexpr int64_t kDefaultKvCacheCap = int64_t{2} << 30;  // 2 GiB
 // K/M/G/T = powers of 1000, KiB/MiB/GiB/TiB = powers of 1024, optional
 // trailing "B"). InvalidArgument naming `what` for anything else, for
 // negative values and for values that overflow int64.
-absl::StatusOr<int64_t> ParseByteSize(const std::string& text, const std::string& what);
+absl::StatusOr<int64_t> ParseByteSize(const std::string& text,
+                                      const std::string& what);
 
 // The flags infernum-worker accepts (--config plus one per setting, --help).
 const std::vector<cli::FlagSpec>& WorkerFlagSpecs();

@@ -25,7 +25,8 @@ TEST(ParseByteSizeTest, PlainNumbersAndUnits) {
 }
 
 TEST(ParseByteSizeTest, RejectsGarbageWithTheName) {
-  for (const char* bad : {"", "GiB", "-1GiB", "12XB", "1.2.3", "1 GiBs", "1e3"}) {
+  for (const char* bad :
+       {"", "GiB", "-1GiB", "12XB", "1.2.3", "1 GiBs", "1e3"}) {
     auto r = ParseByteSize(bad, "kv_cache_memory");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("kv_cache_memory"), std::string::npos);
@@ -69,7 +70,8 @@ shutdown_grace_seconds: 2.5
 }
 
 TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
-  auto c = WorkerConfigFromYaml("load_format: dummy\nconfig: /cfg/llama3_8b.json\n");
+  auto c =
+      WorkerConfigFromYaml("load_format: dummy\nconfig: /cfg/llama3_8b.json\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model_config, "/cfg/llama3_8b.json");
   EXPECT_EQ(c->listen, "0.0.0.0:50051");
@@ -108,11 +110,13 @@ TEST(WorkerConfigTest, FlagsOverrideTheFile) {
   const std::string path = testing::TempDir() + "/worker_config_test.yaml";
   {
     std::ofstream out(path);
-    out << "model: /m\nmax_num_seqs: 8\nlisten: 0.0.0.0:1234\nenable_prefix_caching: true\n";
+    out << "model: /m\nmax_num_seqs: 8\nlisten: "
+           "0.0.0.0:1234\nenable_prefix_caching: true\n";
   }
-  auto args = cli::ParseArgs({"--config", path, "--max-num-seqs", "3", "--no-enable-prefix-caching",
-                              "--kv-cache-memory=1MiB"},
-                             WorkerFlagSpecs());
+  auto args =
+      cli::ParseArgs({"--config", path, "--max-num-seqs", "3",
+                      "--no-enable-prefix-caching", "--kv-cache-memory=1MiB"},
+                     WorkerFlagSpecs());
   ASSERT_TRUE(args.ok()) << args.status();
   auto c = LoadWorkerConfig(*args);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -124,13 +128,16 @@ TEST(WorkerConfigTest, FlagsOverrideTheFile) {
 }
 
 TEST(WorkerConfigTest, FlagErrors) {
-  auto missing_file = cli::ParseArgs({"--config", "/nonexistent/w.yaml"}, WorkerFlagSpecs());
+  auto missing_file =
+      cli::ParseArgs({"--config", "/nonexistent/w.yaml"}, WorkerFlagSpecs());
   ASSERT_TRUE(missing_file.ok());
   auto c = LoadWorkerConfig(*missing_file);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("/nonexistent/w.yaml"), std::string::npos);
+  EXPECT_NE(c.status().message().find("/nonexistent/w.yaml"),
+            std::string::npos);
 
-  auto bad_bytes = cli::ParseArgs({"--model", "m", "--kv-cache-memory", "x"}, WorkerFlagSpecs());
+  auto bad_bytes = cli::ParseArgs({"--model", "m", "--kv-cache-memory", "x"},
+                                  WorkerFlagSpecs());
   ASSERT_TRUE(bad_bytes.ok());
   c = LoadWorkerConfig(*bad_bytes);
   ASSERT_FALSE(c.ok());
@@ -139,7 +146,8 @@ TEST(WorkerConfigTest, FlagErrors) {
   auto stray = cli::ParseArgs({"--model", "m", "extra"}, WorkerFlagSpecs());
   ASSERT_TRUE(stray.ok());
   EXPECT_FALSE(LoadWorkerConfig(*stray).ok());
-  EXPECT_FALSE(cli::ParseArgs({"--max-num-seqs", "many"}, WorkerFlagSpecs()).ok());
+  EXPECT_FALSE(
+      cli::ParseArgs({"--max-num-seqs", "many"}, WorkerFlagSpecs()).ok());
 }
 
 }  // namespace

@@ -40,12 +40,16 @@ TEST(WorkerLifecycleTest, CancelMidStreamFreesTheRequest) {
   grpc::ClientContext context;
   auto reader = stub->Generate(&context, LongRequest("cancel-me"));
   ReadFirstChunk(*reader);
-  {
+  // The load snapshot is taken after each engine step, so it may lag the
+  // first token by a step: poll until it shows the request.
+  v1::LoadReport live;
+  for (int i = 0; i < 500 && live.num_running() + live.num_waiting() == 0;
+       ++i) {
     grpc::ClientContext load_context;
-    v1::LoadReport live;
     ASSERT_TRUE(stub->GetLoad(&load_context, v1::GetLoadRequest(), &live).ok());
-    EXPECT_EQ(live.num_running() + live.num_waiting(), 1);
   }
+  EXPECT_EQ(live.num_running() + live.num_waiting(), 1);
+  EXPECT_GT(live.num_blocks_used(), 0);
   context.TryCancel();
   v1::GenerateResponse response;
   while (reader->Read(&response)) {
@@ -71,7 +75,8 @@ TEST(WorkerLifecycleTest, DeadlineAbortsTheRequest) {
   ASSERT_NE(server, nullptr);
   auto stub = MakeStub(*server);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(300));
   auto reader = stub->Generate(&context, LongRequest("deadline"));
   v1::GenerateResponse response;
   int num_finals = 0;
@@ -101,15 +106,18 @@ TEST(WorkerLifecycleTest, DuplicateLiveIdIsAlreadyExists) {
 
 TEST(WorkerLifecycleTest, RequestThatCanNeverFitIsResourceExhausted) {
   WorkerConfig config = LongContextDummyConfig();
-  config.kv_cache_memory = 8 * 20480;  // 8 blocks of 16 tokens (stories shapes, f32).
+  config.kv_cache_memory =
+      8 * 20480;  // 8 blocks of 16 tokens (stories shapes, f32).
   auto server = StartServer(config);
   ASSERT_NE(server, nullptr);
   ASSERT_EQ(server->engine_config().num_blocks, 8);
   auto stub = MakeStub(*server);
-  const GenerateResult got = RunGenerate(*stub, GreedyRequest("big", {1, 2, 3}, 200));
+  const GenerateResult got =
+      RunGenerate(*stub, GreedyRequest("big", {1, 2, 3}, 200));
   EXPECT_EQ(got.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << got.status.error_message();
-  EXPECT_TRUE(RunGenerate(*stub, GreedyRequest("small", {1, 2, 3}, 50)).status.ok());
+  EXPECT_TRUE(
+      RunGenerate(*stub, GreedyRequest("small", {1, 2, 3}, 50)).status.ok());
 }
 
 // Shutdown with a grace period: new requests are refused while the one in
@@ -125,8 +133,9 @@ TEST(WorkerLifecycleTest, DrainRefusesNewRequestsAndKeepsInFlight) {
   std::thread stopper([&] { server->Shutdown(std::chrono::minutes(5)); });
   grpc::StatusCode code = grpc::StatusCode::OK;
   for (int i = 0; i < 500 && code != grpc::StatusCode::UNAVAILABLE; ++i) {
-    code = RunGenerate(*stub, GreedyRequest("new-" + std::to_string(i), {1, 2}, 2))
-               .status.error_code();
+    code =
+        RunGenerate(*stub, GreedyRequest("new-" + std::to_string(i), {1, 2}, 2))
+            .status.error_code();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
@@ -178,7 +187,8 @@ TEST(WorkerLifecycleTest, BadModelIsAnError) {
   config.model = "/nonexistent/model";
   auto server = WorkerServer::Start(config);
   ASSERT_FALSE(server.ok());
-  EXPECT_NE(server.status().message().find("/nonexistent/model"), std::string::npos);
+  EXPECT_NE(server.status().message().find("/nonexistent/model"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include "worker/server/worker_server.h"
 
+#include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -17,14 +17,15 @@ constexpr char kServiceName[] = "infernum.v1.Worker";
 
 std::string HostName() {
   char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "localhost";
   return buf;
 }
 
 }  // namespace
 
-int64_t DefaultKvCacheBytes(int64_t bytes_per_block, int block_size, int max_model_len,
-                            int max_num_seqs) {
+int64_t DefaultKvCacheBytes(int64_t bytes_per_block, int block_size,
+                            int max_model_len, int max_num_seqs) {
   const int64_t blocks_per_seq = (max_model_len + block_size - 1) / block_size;
   const int64_t wanted = blocks_per_seq * max_num_seqs * bytes_per_block;
   // Never below one full-length sequence, even if that exceeds the cap.
@@ -32,7 +33,8 @@ int64_t DefaultKvCacheBytes(int64_t bytes_per_block, int block_size, int max_mod
   return std::max(floor, std::min(wanted, kDefaultKvCacheCap));
 }
 
-absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(const WorkerConfig& config) {
+absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(
+    const WorkerConfig& config) {
   RETURN_IF_ERROR(ValidateWorkerConfig(config));
   std::unique_ptr<WorkerServer> server(new WorkerServer());
   RETURN_IF_ERROR(server->Init(config));
@@ -47,7 +49,9 @@ absl::Status WorkerServer::Init(const WorkerConfig& config) {
   setup.dummy_dtype = config.dummy_dtype;
   setup.backend.name = config.backend;
   setup.backend.num_threads = config.threads;
-  setup.need_tokenizer = false;  // A router needs tokenizer.json; dummy models have none.
+  // A router needs tokenizer.json (sent in ModelInfo) to serve a real model;
+  // random-weight benchmarks from a bare config.json have none.
+  setup.need_tokenizer = config.load_format == "auto";
   ASSIGN_OR_RETURN(loaded_, SetupModel(setup));
   model_name_ = ServedModelName(config);
   RETURN_IF_ERROR(StartEngine(config));
@@ -66,13 +70,14 @@ absl::Status WorkerServer::StartEngine(const WorkerConfig& config) {
   if (ec.kv_cache_memory_bytes == 0) {
     const int64_t per_block =
         loaded_.model->MakeKvCacheShape(1, config.block_size).BytesPerBlock();
-    const int max_len = config.max_model_len > 0 ? config.max_model_len
-                                                 : loaded_.config.max_position_embeddings;
-    ec.kv_cache_memory_bytes =
-        DefaultKvCacheBytes(per_block, config.block_size, max_len, config.max_num_seqs);
+    const int max_len = config.max_model_len > 0
+                            ? config.max_model_len
+                            : loaded_.config.max_position_embeddings;
+    ec.kv_cache_memory_bytes = DefaultKvCacheBytes(
+        per_block, config.block_size, max_len, config.max_num_seqs);
   }
-  ASSIGN_OR_RETURN(auto engine,
-                   Engine::Create(*loaded_.model, ec, DefaultStopTokenIds(loaded_)));
+  ASSIGN_OR_RETURN(auto engine, Engine::Create(*loaded_.model, ec,
+                                               DefaultStopTokenIds(loaded_)));
   loop_ = std::make_unique<EngineLoop>(std::move(engine));
   return absl::OkStatus();
 }
@@ -90,25 +95,30 @@ absl::Status WorkerServer::StartGrpc(const WorkerConfig& config) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &port_);
   builder.RegisterService(service_.get());
-  builder.SetMaxSendMessageSize(256 << 20);  // ModelInfo carries tokenizer.json.
+  builder.SetMaxSendMessageSize(256
+                                << 20);  // ModelInfo carries tokenizer.json.
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
   }
-  address_ = absl::StrCat(config.listen.substr(0, config.listen.rfind(':')), ":", port_);
-  worker_id_ = config.worker_id.empty() ? absl::StrCat(HostName(), ":", port_) : config.worker_id;
+  address_ = absl::StrCat(config.listen.substr(0, config.listen.rfind(':')),
+                          ":", port_);
+  worker_id_ = config.worker_id.empty() ? absl::StrCat(HostName(), ":", port_)
+                                        : config.worker_id;
   service_->SetWorkerId(worker_id_);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) {
     health->SetServingStatus(kServiceName, true);
     health->SetServingStatus(true);
   }
-  LOG(INFO) << "serving " << model_name_ << " on " << address_ << " (" << ec.num_blocks
-            << " KV blocks of " << ec.block_size << ", max_model_len " << ec.max_model_len
-            << ")";
+  LOG(INFO) << "serving " << model_name_ << " on " << address_ << " ("
+            << ec.num_blocks << " KV blocks of " << ec.block_size
+            << ", max_model_len " << ec.max_model_len << ")";
   return absl::OkStatus();
 }
 
@@ -119,10 +129,12 @@ void WorkerServer::Shutdown(std::chrono::milliseconds grace) {
   if (health != nullptr) health->SetServingStatus(false);
   service_->BeginShutdown();
   if (!loop_->Drain(grace)) {
-    LOG(WARNING) << "shutdown: " << loop_->num_unfinished()
-                 << " request(s) still running after the grace period; aborting them";
+    LOG(WARNING)
+        << "shutdown: " << loop_->num_unfinished()
+        << " request(s) still running after the grace period; aborting them";
   }
-  loop_->Shutdown();  // Aborts what is left: streams end with FINISH_REASON_ABORT.
+  loop_->Shutdown();  // Aborts what is left: streams end with
+                      // FINISH_REASON_ABORT.
   // Handlers return within a poll interval now; the deadline only bounds
   // calls stuck on a slow client.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

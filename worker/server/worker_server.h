@@ -7,12 +7,12 @@
 //   server->Wait();                              // returns after Shutdown
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "worker/engine/engine_loop.h"
@@ -28,7 +28,8 @@ class WorkerServer {
   // ModelInfo and starts serving on config.listen; health is SERVING when
   // this returns. Errors: those of SetupModel / Engine::Create /
   // BuildModelInfo, Unavailable if the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<WorkerServer>> Start(const WorkerConfig& config);
+  static absl::StatusOr<std::unique_ptr<WorkerServer>> Start(
+      const WorkerConfig& config);
 
   // Shutdown(0) if Shutdown was not called.
   ~WorkerServer();
@@ -77,7 +78,7 @@ class WorkerServer {
 
 // Enough KV cache bytes for max_num_seqs sequences of max_model_len tokens,
 // capped at kDefaultKvCacheCap (the default when kv_cache_memory is 0).
-int64_t DefaultKvCacheBytes(int64_t bytes_per_block, int block_size, int max_model_len,
-                            int max_num_seqs);
+int64_t DefaultKvCacheBytes(int64_t bytes_per_block, int block_size,
+                            int max_model_len, int max_num_seqs);
 
 }  // namespace infernum::worker

@@ -36,21 +36,26 @@ class WorkerServerTest : public ::testing::Test {
   }
   // Checks a greedy stream against the reference: streamed tokens, then the
   // stop token (not streamed) in the final, and the usage counts.
-  void ExpectMatchesReference(const GenerateResult& got, const std::vector<int32_t>& prompt,
+  void ExpectMatchesReference(const GenerateResult& got,
+                              const std::vector<int32_t>& prompt,
                               int max_tokens, bool ignore_eos) {
-    const std::vector<int32_t> stops = ignore_eos ? std::vector<int32_t>{}
-                                                  : DefaultStopTokenIds(*reference_);
-    const Reference ref = GreedyReference(*reference_, prompt, max_tokens, stops);
+    const std::vector<int32_t> stops =
+        ignore_eos ? std::vector<int32_t>{} : DefaultStopTokenIds(*reference_);
+    const Reference ref =
+        GreedyReference(*reference_, prompt, max_tokens, stops);
     ASSERT_TRUE(got.status.ok()) << got.status.error_message();
     ASSERT_EQ(got.num_finals, 1);
     EXPECT_TRUE(got.final_was_last);
     const v1::GenerateFinal& f = got.final_message;
     std::vector<int32_t> all = got.token_ids;
-    if (f.finish_reason() == v1::FINISH_REASON_STOP) all.push_back(f.stop_token_id());
+    if (f.finish_reason() == v1::FINISH_REASON_STOP)
+      all.push_back(f.stop_token_id());
     EXPECT_EQ(all, ref.tokens);
-    const bool ref_stopped = !ref.tokens.empty() && !stops.empty() &&
-                             std::count(stops.begin(), stops.end(), ref.tokens.back()) > 0;
-    EXPECT_EQ(f.finish_reason(), ref_stopped ? v1::FINISH_REASON_STOP : v1::FINISH_REASON_LENGTH);
+    const bool ref_stopped =
+        !ref.tokens.empty() && !stops.empty() &&
+        std::count(stops.begin(), stops.end(), ref.tokens.back()) > 0;
+    EXPECT_EQ(f.finish_reason(),
+              ref_stopped ? v1::FINISH_REASON_STOP : v1::FINISH_REASON_LENGTH);
     EXPECT_EQ(f.prompt_tokens(), static_cast<int>(prompt.size()));
     EXPECT_EQ(f.completion_tokens(), static_cast<int>(ref.tokens.size()));
     EXPECT_GE(f.cached_prompt_tokens(), 0);
@@ -82,36 +87,46 @@ TEST_F(WorkerServerTest, HealthIsServing) {
     request.set_service(service);
     grpc::health::v1::HealthCheckResponse response;
     ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
-    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
   }
 }
 
 TEST_F(WorkerServerTest, ModelInfo) {
   grpc::ClientContext context;
   v1::ModelInfo info;
-  ASSERT_TRUE(stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+  ASSERT_TRUE(
+      stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
   EXPECT_EQ(info.model_id(), "stories260K");
-  EXPECT_EQ(info.max_context_length(), reference_->config.max_position_embeddings);
+  EXPECT_EQ(info.max_context_length(),
+            reference_->config.max_position_embeddings);
   EXPECT_EQ(info.block_size(), StoriesConfig().block_size);
   EXPECT_EQ(info.max_num_seqs(), StoriesConfig().max_num_seqs);
   EXPECT_EQ(info.vocab_size(), reference_->config.vocab_size);
   EXPECT_EQ(info.model_type(), "llama");
   EXPECT_EQ(info.worker_id(), server_->worker_id());
-  EXPECT_NE(info.worker_id().find(std::to_string(server_->port())), std::string::npos);
-  std::vector<int32_t> stops(info.eos_token_ids().begin(), info.eos_token_ids().end());
-  stops.insert(stops.end(), info.extra_stop_token_ids().begin(), info.extra_stop_token_ids().end());
+  EXPECT_NE(info.worker_id().find(std::to_string(server_->port())),
+            std::string::npos);
+  std::vector<int32_t> stops(info.eos_token_ids().begin(),
+                             info.eos_token_ids().end());
+  stops.insert(stops.end(), info.extra_stop_token_ids().begin(),
+               info.extra_stop_token_ids().end());
   std::sort(stops.begin(), stops.end());
   EXPECT_EQ(stops, DefaultStopTokenIds(*reference_));
   EXPECT_EQ(info.tokenizer_json(), Slurp(StoriesDir() + "/tokenizer.json"));
-  EXPECT_EQ(info.tokenizer_config_json(), Slurp(StoriesDir() + "/tokenizer_config.json"));
-  EXPECT_EQ(info.generation_config_json(), Slurp(StoriesDir() + "/generation_config.json"));
+  EXPECT_EQ(info.tokenizer_config_json(),
+            Slurp(StoriesDir() + "/tokenizer_config.json"));
+  EXPECT_EQ(info.generation_config_json(),
+            Slurp(StoriesDir() + "/generation_config.json"));
 }
 
 TEST_F(WorkerServerTest, GreedyMatchesSimpleGenerate) {
   int num_stopped = 0;
-  for (const std::string text : {"Once upon a time", "The little dog", "Lily and Tom went"}) {
+  for (const std::string text :
+       {"Once upon a time", "The little dog", "Lily and Tom went"}) {
     const std::vector<int32_t> prompt = Encode(text);
-    const GenerateResult got = RunGenerate(*stub_, GreedyRequest("g-" + text, prompt, 300));
+    const GenerateResult got =
+        RunGenerate(*stub_, GreedyRequest("g-" + text, prompt, 300));
     ExpectMatchesReference(got, prompt, 300, /*ignore_eos=*/false);
     num_stopped += got.final_message.finish_reason() == v1::FINISH_REASON_STOP;
   }
@@ -141,7 +156,8 @@ TEST_F(WorkerServerTest, LogprobsMatchTheReference) {
     const v1::GeneratedToken& t = got.tokens[i];
     EXPECT_NEAR(t.logprob(), ref.logprobs[i], 1e-4) << i;
     ASSERT_EQ(t.top_logprobs_size(), 3);
-    EXPECT_EQ(t.top_logprobs(0).token_id(), t.token_id());  // Greedy: the argmax.
+    EXPECT_EQ(t.top_logprobs(0).token_id(),
+              t.token_id());  // Greedy: the argmax.
     EXPECT_GE(t.top_logprobs(0).logprob(), t.top_logprobs(1).logprob());
     EXPECT_GE(t.top_logprobs(1).logprob(), t.top_logprobs(2).logprob());
   }
@@ -155,7 +171,8 @@ TEST_F(WorkerServerTest, InvalidParamsAreInvalidArgument) {
   bad[2].set_logprobs(true);
   bad[2].set_top_logprobs(21);
   bad[3].clear_prompt_token_ids();
-  bad[4].add_prompt_token_ids(reference_->config.vocab_size);  // Out of the vocab.
+  bad[4].add_prompt_token_ids(
+      reference_->config.vocab_size);  // Out of the vocab.
   bad[5].set_max_tokens(-3);
   for (size_t i = 0; i < bad.size(); ++i) {
     const GenerateResult got = RunGenerate(*stub_, bad[i]);
@@ -171,7 +188,8 @@ TEST_F(WorkerServerTest, InvalidParamsAreInvalidArgument) {
 TEST_F(WorkerServerTest, PromptPlusMaxTokensOverTheContext) {
   const int context = reference_->config.max_position_embeddings;  // 512
   const std::vector<int32_t> prompt(500, 300);
-  const GenerateResult got = RunGenerate(*stub_, GreedyRequest("long", prompt, 100));
+  const GenerateResult got =
+      RunGenerate(*stub_, GreedyRequest("long", prompt, 100));
   // OUT_OF_RANGE: the router maps it to OpenAI's context_length_exceeded.
   EXPECT_EQ(got.status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   const std::string& msg = got.status.error_message();
@@ -197,7 +215,8 @@ TEST_F(WorkerServerTest, GetLoadReportsTheCache) {
 TEST_F(WorkerServerTest, RepeatedPromptHitsThePrefixCache) {
   const std::vector<int32_t> prompt(40, 300);  // Two full blocks and a bit.
   RunGenerate(*stub_, GreedyRequest("p1", prompt, 4));
-  const GenerateResult second = RunGenerate(*stub_, GreedyRequest("p2", prompt, 4));
+  const GenerateResult second =
+      RunGenerate(*stub_, GreedyRequest("p2", prompt, 4));
   ASSERT_TRUE(second.status.ok());
   EXPECT_EQ(second.final_message.cached_prompt_tokens(), 32);
 }
@@ -222,8 +241,8 @@ TEST_F(WorkerServerTest, WatchLoadStreamsReports) {
 }
 
 TEST_F(WorkerServerTest, ConcurrentStreamsAreAllCorrect) {
-  const std::vector<std::string> words = {"Once", "The", "Lily", "Tom", "A", "One day",
-                                          "She", "He"};
+  const std::vector<std::string> words = {"Once", "The",     "Lily", "Tom",
+                                          "A",    "One day", "She",  "He"};
   constexpr int kStreams = 16;
   std::vector<std::vector<int32_t>> prompts(kStreams);
   std::vector<GenerateResult> results(kStreams);
@@ -232,7 +251,8 @@ TEST_F(WorkerServerTest, ConcurrentStreamsAreAllCorrect) {
     prompts[i] = Encode(words[i % words.size()] + (i >= 8 ? " was happy" : ""));
     threads.emplace_back([&, i] {
       auto stub = MakeStub(*server_);
-      results[i] = RunGenerate(*stub, GreedyRequest("c" + std::to_string(i), prompts[i], 60));
+      results[i] = RunGenerate(
+          *stub, GreedyRequest("c" + std::to_string(i), prompts[i], 60));
     });
   }
   for (auto& t : threads) t.join();
@@ -266,9 +286,11 @@ TEST_F(WorkerServerTest, ResumeContinuesTheSeededStream) {
   resumed.set_max_tokens(24 - kDone);
   const GenerateResult b = RunGenerate(*stub_, resumed);
   ASSERT_TRUE(b.status.ok()) << b.status.error_message();
-  EXPECT_EQ(b.token_ids, std::vector<int32_t>(a.token_ids.begin() + kDone, a.token_ids.end()));
+  EXPECT_EQ(b.token_ids, std::vector<int32_t>(a.token_ids.begin() + kDone,
+                                              a.token_ids.end()));
   EXPECT_EQ(b.final_message.completion_tokens(), 24 - kDone);
-  EXPECT_EQ(b.final_message.prompt_tokens(), static_cast<int>(prompt.size()) + kDone);
+  EXPECT_EQ(b.final_message.prompt_tokens(),
+            static_cast<int>(prompt.size()) + kDone);
 }
 
 }  // namespace

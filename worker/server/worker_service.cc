@@ -32,7 +32,7 @@ void WorkerService::AbortAll() {
   std::vector<std::string> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ids.assign(active_ids_.begin(), active_ids_.end());
+    for (const auto& [id, count] : active_ids_) ids.push_back(id);
   }
   for (const std::string& id : ids) loop_.Abort(id).IgnoreError();
 }
@@ -42,16 +42,18 @@ bool WorkerService::shutting_down() const {
   return shutting_down_;
 }
 
-grpc::Status WorkerService::Generate(grpc::ServerContext* context,
-                                     const v1::GenerateRequest* request,
-                                     grpc::ServerWriter<v1::GenerateResponse>* writer) {
+grpc::Status WorkerService::Generate(
+    grpc::ServerContext* context, const v1::GenerateRequest* request,
+    grpc::ServerWriter<v1::GenerateResponse>* writer) {
   if (shutting_down()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is shutting down");
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "worker is shutting down");
   }
   absl::StatusOr<EngineRequest> engine_request = ToEngineRequest(*request);
   if (!engine_request.ok()) return ToGrpcStatus(engine_request.status());
   if (engine_request->request_id.empty()) {
-    engine_request->request_id = absl::StrCat("anonymous-", next_anonymous_id_++);
+    engine_request->request_id =
+        absl::StrCat("anonymous-", next_anonymous_id_++);
   }
   const std::string id = engine_request->request_id;
   const bool with_logprobs = request->logprobs();
@@ -60,19 +62,21 @@ grpc::Status WorkerService::Generate(grpc::ServerContext* context,
   if (!submitted.ok()) return ToGrpcStatus(submitted);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    active_ids_.insert(id);
+    ++active_ids_[id];
   }
-  const grpc::Status status = StreamOutputs(context, id, with_logprobs, *sink, writer);
+  const grpc::Status status =
+      StreamOutputs(context, id, with_logprobs, *sink, writer);
   std::lock_guard<std::mutex> lock(mu_);
-  active_ids_.erase(id);
+  if (--active_ids_[id] == 0) active_ids_.erase(id);
   return status;
 }
 
-grpc::Status WorkerService::StreamOutputs(grpc::ServerContext* context,
-                                          const std::string& request_id, bool with_logprobs,
-                                          QueueSink& sink,
-                                          grpc::ServerWriter<v1::GenerateResponse>* writer) {
-  const grpc::Status cancelled(grpc::StatusCode::CANCELLED, "request cancelled by the client");
+grpc::Status WorkerService::StreamOutputs(
+    grpc::ServerContext* context, const std::string& request_id,
+    bool with_logprobs, QueueSink& sink,
+    grpc::ServerWriter<v1::GenerateResponse>* writer) {
+  const grpc::Status cancelled(grpc::StatusCode::CANCELLED,
+                               "request cancelled by the client");
   bool wrote_tokens = false;
   while (true) {
     if (context->IsCancelled()) {
@@ -88,7 +92,8 @@ grpc::Status WorkerService::StreamOutputs(grpc::ServerContext* context,
     v1::GenerateResponse chunk;
     std::optional<FinalOutput> final_output;
     for (const QueueSink::Event& e : events) {
-      if (e.token.has_value()) AppendToken(*e.token, with_logprobs, chunk.mutable_chunk());
+      if (e.token.has_value())
+        AppendToken(*e.token, with_logprobs, chunk.mutable_chunk());
       if (e.final_output.has_value()) final_output = e.final_output;
     }
     if (chunk.has_chunk()) {
@@ -100,7 +105,8 @@ grpc::Status WorkerService::StreamOutputs(grpc::ServerContext* context,
     }
     if (!final_output.has_value()) continue;
     if (final_output->finish_reason == FinishReason::kError && !wrote_tokens) {
-      LOG(WARNING) << "request " << request_id << " failed: " << final_output->error;
+      LOG(WARNING) << "request " << request_id
+                   << " failed: " << final_output->error;
       if (final_output->error.ok()) {
         return grpc::Status(grpc::StatusCode::INTERNAL, "generation failed");
       }
@@ -113,36 +119,43 @@ grpc::Status WorkerService::StreamOutputs(grpc::ServerContext* context,
   }
 }
 
-grpc::Status WorkerService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+grpc::Status WorkerService::GetModelInfo(grpc::ServerContext*,
+                                         const v1::GetModelInfoRequest*,
                                          v1::ModelInfo* response) {
   std::lock_guard<std::mutex> lock(mu_);
   *response = info_;
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::GetLoad(grpc::ServerContext*, const v1::GetLoadRequest*,
+grpc::Status WorkerService::GetLoad(grpc::ServerContext*,
+                                    const v1::GetLoadRequest*,
                                     v1::LoadReport* response) {
   *response = ToLoadReport(loop_.stats(), absl::ToUnixMillis(absl::Now()));
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::WatchLoad(grpc::ServerContext* context,
-                                      const v1::WatchLoadRequest* request,
-                                      grpc::ServerWriter<v1::LoadReport>* writer) {
-  const int interval_ms =
-      request->interval_ms() <= 0 ? 1000 : std::clamp(request->interval_ms(), 50, 10000);
+grpc::Status WorkerService::WatchLoad(
+    grpc::ServerContext* context, const v1::WatchLoadRequest* request,
+    grpc::ServerWriter<v1::LoadReport>* writer) {
+  const int interval_ms = request->interval_ms() <= 0
+                              ? 1000
+                              : std::clamp(request->interval_ms(), 50, 10000);
   while (true) {
-    if (!writer->Write(ToLoadReport(loop_.stats(), absl::ToUnixMillis(absl::Now())))) {
+    if (!writer->Write(
+            ToLoadReport(loop_.stats(), absl::ToUnixMillis(absl::Now())))) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
-    const auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(interval_ms);
+    const auto next = std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(interval_ms);
     std::unique_lock<std::mutex> lock(mu_);
     while (std::chrono::steady_clock::now() < next) {
       if (shutting_down_) return grpc::Status::OK;
       if (context->IsCancelled()) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled");
       }
-      shutdown_cv_.wait_until(lock, std::min(next, std::chrono::steady_clock::now() + kPollInterval * 5));
+      shutdown_cv_.wait_until(
+          lock,
+          std::min(next, std::chrono::steady_clock::now() + kPollInterval * 5));
     }
     if (shutting_down_) return grpc::Status::OK;
   }

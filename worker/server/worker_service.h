@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "proto/infernum/v1/worker.grpc.pb.h"
 #include "worker/engine/engine_loop.h"
 #include "worker/engine/output_sink.h"
@@ -36,15 +36,19 @@ class WorkerService final : public v1::Worker::Service {
   // GenerateFinal with OK status; an engine failure after tokens were sent
   // ends with FINISH_REASON_ERROR, a shutdown abort with FINISH_REASON_ABORT.
   // A cancelled RPC aborts the engine request and returns CANCELLED.
-  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
-                        grpc::ServerWriter<v1::GenerateResponse>* writer) override;
-  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+  grpc::Status Generate(
+      grpc::ServerContext* context, const v1::GenerateRequest* request,
+      grpc::ServerWriter<v1::GenerateResponse>* writer) override;
+  grpc::Status GetModelInfo(grpc::ServerContext* context,
+                            const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
-  grpc::Status GetLoad(grpc::ServerContext* context, const v1::GetLoadRequest* request,
+  grpc::Status GetLoad(grpc::ServerContext* context,
+                       const v1::GetLoadRequest* request,
                        v1::LoadReport* response) override;
   // Reports every interval_ms (clamped to [50, 10000]; 0 = 1000) until the
   // client cancels (CANCELLED) or the service shuts down (OK).
-  grpc::Status WatchLoad(grpc::ServerContext* context, const v1::WatchLoadRequest* request,
+  grpc::Status WatchLoad(grpc::ServerContext* context,
+                         const v1::WatchLoadRequest* request,
                          grpc::ServerWriter<v1::LoadReport>* writer) override;
 
   // Sets ModelInfo.worker_id (known once the port is bound). Thread-safe.
@@ -59,17 +63,18 @@ class WorkerService final : public v1::Worker::Service {
  private:
   // Streams one accepted request's outputs until its final event or until
   // the client goes away.
-  grpc::Status StreamOutputs(grpc::ServerContext* context, const std::string& request_id,
-                             bool with_logprobs, QueueSink& sink,
+  grpc::Status StreamOutputs(grpc::ServerContext* context,
+                             const std::string& request_id, bool with_logprobs,
+                             QueueSink& sink,
                              grpc::ServerWriter<v1::GenerateResponse>* writer);
   bool shutting_down() const;
 
   EngineLoop& loop_;
   mutable std::mutex mu_;
   std::condition_variable shutdown_cv_;
-  v1::ModelInfo info_;  // guarded by mu_
-  bool shutting_down_ = false;  // guarded by mu_
-  absl::flat_hash_set<std::string> active_ids_;  // guarded by mu_
+  v1::ModelInfo info_;                                // guarded by mu_
+  bool shutting_down_ = false;                        // guarded by mu_
+  absl::flat_hash_map<std::string, int> active_ids_;  // id -> handlers; mu_
   std::atomic<int64_t> next_anonymous_id_{0};
 };
 
