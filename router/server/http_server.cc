@@ -50,6 +50,33 @@ ErrorKind KindForStatus(int status) {
   }
 }
 
+// Error handler: a JSON body for errors cpp-httplib produced on its own.
+httplib::Server::HandlerResponse LibraryError(const httplib::Request& req,
+                                              httplib::Response& res) {
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  const int status = res.status;
+  std::string message =
+      status == 404
+          ? absl::StrCat("no route for ", req.method, " ", req.path)
+          : absl::StrCat("the request failed with HTTP status ", status);
+  SendError(res, KindForStatus(status), std::move(message));
+  res.status = status;  // Keep the library's status (e.g. 414).
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+void HandlerException(const httplib::Request&, httplib::Response& res,
+                      std::exception_ptr ep) {
+  std::string what = "unknown exception";
+  try {
+    if (ep) std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  LOG(ERROR) << "exception in a request handler: " << what;
+  SendError(res, ErrorKind::kInternal, "internal error");
+}
+
 }  // namespace
 
 HttpServer::HttpServer(ApiService* service, Options options)
@@ -88,92 +115,104 @@ void HttpServer::Stop() {
   server_->stop();
 }
 
+// Non-streaming: status + JSON. Streaming: a chunk provider that runs the
+// GenerationRun on the connection's thread.
+void HttpServer::Send(const ApiResponse& api, httplib::Response& res) {
+  if (api.stream == nullptr) {
+    res.status = api.status;
+    res.set_content(api.body, kJson);
+    return;
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  std::shared_ptr<GenerationRun> run = api.stream;
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, run](size_t, httplib::DataSink& sink) {
+        bool ok = false;
+        try {  // Nothing may escape into cpp-httplib's writer.
+          ok = run->Stream(
+              [&sink](std::string_view data) {
+                return sink.write(data.data(), data.size());
+              },
+              [this, &sink] { return Connected() && sink.is_writable(); });
+        } catch (const std::exception& e) {
+          LOG(ERROR) << "exception while streaming: " << e.what();
+        }
+        if (ok) sink.done();
+        return ok;
+      });
+}
+
+bool HttpServer::ReadBody(const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader,
+                          std::string* body) {
+  bool too_large = false;
+  auto receive = [&](const char* data, size_t n) {
+    if (body->size() + n > static_cast<size_t>(options_.max_body_bytes)) {
+      too_large = true;
+      return false;
+    }
+    body->append(data, n);
+    return true;
+  };
+  const bool multipart = req.is_multipart_form_data();
+  const bool read_ok =
+      multipart ? reader([](const httplib::MultipartFormData&) { return true; },
+                         receive)
+                : reader(receive);
+  if (!read_ok) {
+    res.set_header("Connection", "close");
+    if (too_large || res.status == 413) {
+      SendError(res, ErrorKind::kRequestTooLarge,
+                absl::StrCat("the request body exceeds the limit of ",
+                             options_.max_body_bytes, " bytes"));
+    } else {
+      SendError(res, ErrorKind::kInvalidRequest,
+                "could not read the request body");
+    }
+    return false;
+  }
+  if (multipart || !IsJsonContentType(req.get_header_value("Content-Type"))) {
+    SendError(res, ErrorKind::kInvalidRequest,
+              "Content-Type must be application/json");
+    return false;
+  }
+  return true;
+}
+
+void HttpServer::HandlePost(bool chat, const httplib::Request& req,
+                            httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+  std::string body;
+  if (!ReadBody(req, res, reader, &body)) return;
+  const ConnectionProbe probe(req.local_addr, req.local_port, req.remote_addr,
+                              req.remote_port);
+  const ConnectionCheck connected = [this, &probe] {
+    return Connected() && probe.PeerConnected();
+  };
+  Send(chat ? service_->ChatCompletions(body, connected)
+            : service_->Completions(body, connected),
+       res);
+}
+
 void HttpServer::RegisterRoutes() {
   using httplib::ContentReader;
   using httplib::Request;
   using httplib::Response;
-
-  auto send = [this](const ApiResponse& api, Response& res) {
-    if (api.stream == nullptr) {
-      res.status = api.status;
-      res.set_content(api.body, kJson);
-      return;
-    }
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    std::shared_ptr<GenerationRun> run = api.stream;
-    res.set_chunked_content_provider(
-        "text/event-stream", [this, run](size_t, httplib::DataSink& sink) {
-          bool ok = false;
-          try {  // Nothing may escape into cpp-httplib's writer.
-            ok = run->Stream(
-                [&sink](std::string_view data) {
-                  return sink.write(data.data(), data.size());
-                },
-                [this, &sink] { return Connected() && sink.is_writable(); });
-          } catch (const std::exception& e) {
-            LOG(ERROR) << "exception while streaming: " << e.what();
-          }
-          if (ok) sink.done();
-          return ok;
-        });
-  };
-
-  auto post = [this, send](bool chat) {
-    return [this, send, chat](const Request& req, Response& res,
-                              const ContentReader& reader) {
-      std::string body;
-      bool too_large = false;
-      auto receive = [&](const char* data, size_t n) {
-        if (body.size() + n > static_cast<size_t>(options_.max_body_bytes)) {
-          too_large = true;
-          return false;
-        }
-        body.append(data, n);
-        return true;
-      };
-      const bool multipart = req.is_multipart_form_data();
-      const bool read_ok =
-          multipart
-              ? reader([](const httplib::MultipartFormData&) { return true; },
-                       receive)
-              : reader(receive);
-      if (!read_ok) {
-        res.set_header("Connection", "close");
-        if (too_large || res.status == 413) {
-          return SendError(
-              res, ErrorKind::kRequestTooLarge,
-              absl::StrCat("the request body exceeds the limit of ",
-                           options_.max_body_bytes, " bytes"));
-        }
-        return SendError(res, ErrorKind::kInvalidRequest,
-                         "could not read the request body");
-      }
-      if (multipart ||
-          !IsJsonContentType(req.get_header_value("Content-Type"))) {
-        return SendError(res, ErrorKind::kInvalidRequest,
-                         "Content-Type must be application/json");
-      }
-      const ConnectionProbe probe(req.local_addr, req.local_port,
-                                  req.remote_addr, req.remote_port);
-      const ConnectionCheck connected = [this, &probe] {
-        return Connected() && probe.PeerConnected();
-      };
-      send(chat ? service_->ChatCompletions(body, connected)
-                : service_->Completions(body, connected),
-           res);
-    };
-  };
-  server_->Post("/v1/chat/completions", post(true));
-  server_->Post("/v1/completions", post(false));
-  server_->Get("/v1/models", [this, send](const Request&, Response& res) {
-    send(service_->Models(), res);
+  for (bool chat : {true, false}) {
+    server_->Post(chat ? "/v1/chat/completions" : "/v1/completions",
+                  [this, chat](const Request& req, Response& res,
+                               const ContentReader& reader) {
+                    HandlePost(chat, req, res, reader);
+                  });
+  }
+  server_->Get("/v1/models", [this](const Request&, Response& res) {
+    Send(service_->Models(), res);
   });
-  server_->Get("/health", [this, send](const Request&, Response& res) {
-    send(service_->Health(), res);
+  server_->Get("/health", [this](const Request&, Response& res) {
+    Send(service_->Health(), res);
   });
-
   auto not_allowed = [](const Request& req, Response& res) {
     SendError(
         res, ErrorKind::kMethodNotAllowed,
@@ -185,32 +224,9 @@ void HttpServer::RegisterRoutes() {
   for (const char* path : {"/v1/models", "/health"}) {
     server_->Post(path, not_allowed);
   }
-
-  server_->set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const Request& req, Response& res) {
-        if (!res.body.empty())
-          return httplib::Server::HandlerResponse::Unhandled;
-        const int status = res.status;
-        std::string message =
-            status == 404
-                ? absl::StrCat("no route for ", req.method, " ", req.path)
-                : absl::StrCat("the request failed with HTTP status ", status);
-        SendError(res, KindForStatus(status), std::move(message));
-        res.status = status;  // Keep the library's status (e.g. 414).
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server_->set_exception_handler(
-      [](const Request&, Response& res, std::exception_ptr ep) {
-        std::string what = "unknown exception";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        LOG(ERROR) << "exception in a request handler: " << what;
-        SendError(res, ErrorKind::kInternal, "internal error");
-      });
+  server_->set_error_handler(
+      httplib::Server::HandlerWithResponse(LibraryError));
+  server_->set_exception_handler(HandlerException);
 }
 
 }  // namespace infernum::router

@@ -10,14 +10,18 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "router/server/api_service.h"
 #include "router/server/config.h"
 
 namespace httplib {
+class ContentReader;
+struct Request;
+struct Response;
 class Server;
-}
+}  // namespace httplib
 
 namespace infernum::router {
 
@@ -49,6 +53,14 @@ class HttpServer {
 
  private:
   void RegisterRoutes();
+  // POST /v1/chat/completions (chat) or /v1/completions.
+  void HandlePost(bool chat, const httplib::Request& req,
+                  httplib::Response& res, const httplib::ContentReader& reader);
+  // Reads the body within max_body_bytes and checks the Content-Type; on
+  // failure fills `res` with the error (413 / 400) and returns false.
+  bool ReadBody(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader, std::string* body);
+  void Send(const ApiResponse& api, httplib::Response& res);
   bool Connected() const { return !stopping_.load(); }
 
   ApiService* service_;

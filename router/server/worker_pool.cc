@@ -9,7 +9,8 @@ namespace infernum::router {
 WorkerPool::WorkerPool(Options options, std::unique_ptr<RoutingPolicy> policy)
     : options_(std::move(options)),
       policy_(std::move(policy)),
-      registry_(static_cast<int>(options_.addresses.size())) {
+      registry_(static_cast<int>(options_.addresses.size())),
+      info_time_(options_.addresses.size(), absl::InfinitePast()) {
   for (const std::string& address : options_.addresses) {
     clients_.push_back(std::make_unique<WorkerClient>(address));
   }
@@ -34,7 +35,12 @@ void WorkerPool::Poll(int worker) {
     return;
   }
   std::shared_ptr<const ModelAssets> assets = registry_.WorkerModel(worker);
-  if (assets == nullptr || !was_healthy) {
+  bool stale;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stale = absl::Now() - info_time_[worker] > options_.model_info_refresh;
+  }
+  if (assets == nullptr || !was_healthy || stale) {
     auto info = c.GetModelInfo(options_.model_info_timeout);
     if (!info.ok()) {
       LOG(WARNING) << info.status().message();

@@ -1,11 +1,11 @@
 // The configured workers: their gRPC clients, their health and models.
 //
 // One background thread per worker polls it every `refresh_interval`:
-// grpc.health.v1 Check, and GetModelInfo when the model is not known yet or
-// the worker just came back (it may have restarted with another model). The
-// results go into the ModelRegistry. Workers unreachable at start are simply
-// retried on the next poll. Request handlers call PickWorker() and report
-// failures with MarkUnavailable().
+// grpc.health.v1 Check, and GetModelInfo when the model is not known yet,
+// the worker just came back (it may have restarted with another model), or
+// every `model_info_refresh`. The results go into the ModelRegistry. Workers
+// unreachable at start are simply retried on the next poll. Request handlers
+// call PickWorker() and report failures with MarkUnavailable().
 #pragma once
 
 #include <condition_variable>
@@ -32,6 +32,7 @@ class WorkerPool {
     absl::Duration refresh_interval = absl::Seconds(5);
     absl::Duration health_timeout = absl::Seconds(2);
     absl::Duration model_info_timeout = absl::Seconds(60);
+    absl::Duration model_info_refresh = absl::Minutes(1);
   };
 
   WorkerPool(Options options, std::unique_ptr<RoutingPolicy> policy);
@@ -71,7 +72,8 @@ class WorkerPool {
   ModelRegistry registry_;
   AssetCache assets_;
 
-  std::mutex mu_;  // Guards stopping_ and threads_.
+  std::mutex mu_;  // Guards stopping_, threads_ and info_time_.
+  std::vector<absl::Time> info_time_;  // Last GetModelInfo per worker.
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

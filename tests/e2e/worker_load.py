@@ -2,7 +2,8 @@
 
 Usage: worker_load.py HOST:PORT
 Generates the Python stubs from proto/infernum/v1/worker.proto at run time
-(Debian python3-grpc-tools) into a temporary folder.
+with Debian's protoc and grpc_python_plugin (python3-grpc-tools bundles a
+protoc too old for `optional` fields) into a temporary folder.
 """
 import json
 import os
@@ -15,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def load_stubs(out_dir):
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT}/proto",
-         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
+        ["/usr/bin/protoc", f"-I{ROOT}/proto", f"--python_out={out_dir}",
+         f"--grpc_python_out={out_dir}",
+         "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
          f"{ROOT}/proto/infernum/v1/worker.proto"],
         check=True)
     sys.path.insert(0, out_dir)

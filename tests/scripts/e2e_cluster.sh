@@ -9,10 +9,23 @@ cd "$E2E_ROOT"
 fails=0
 check() { if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi; }
 
+# A second, slow model (random weights at a larger shape, stories260K's
+# tokenizer) so that cancellation happens while generation is still running.
+SLOW="$E2E_TMP/slow"; mkdir -p "$SLOW"
+cp "$E2E_MODEL/tokenizer.json" "$E2E_MODEL/tokenizer_config.json" "$SLOW/"
+/usr/bin/python3 - "$E2E_MODEL/config.json" "$SLOW/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
+         num_attention_heads=8, num_key_value_heads=4, head_dim=64,
+         max_position_embeddings=4096)
+json.dump(c, open(sys.argv[2], "w"))
+PY
 e2e_start_worker a || exit 1
 e2e_start_worker b || exit 1
-e2e_start_router "127.0.0.1:$WORKER_PORT_a,127.0.0.1:$WORKER_PORT_b" || exit 1
-echo "router at $ROUTER_URL, workers $WORKER_PORT_a $WORKER_PORT_b"
+E2E_MODEL="$SLOW" e2e_start_worker c --load-format dummy --served-model-name slow || exit 1
+e2e_start_router "127.0.0.1:$WORKER_PORT_a,127.0.0.1:$WORKER_PORT_b,127.0.0.1:$WORKER_PORT_c" || exit 1
+echo "router at $ROUTER_URL, workers $WORKER_PORT_a $WORKER_PORT_b (stories260K) $WORKER_PORT_c (slow)"
 
 # Expected greedy outputs from the CLI (an independent path: no router, no gRPC).
 MAX=40
@@ -21,7 +34,7 @@ prompts=("Once upon a time" "The little dog" "Tom and Sue went" "One day, a bird
 printf '%s\n' "${prompts[@]}" | /usr/bin/python3 -c 'import json,sys; [print(json.dumps(l.rstrip("\n"))) for l in sys.stdin]' >"$E2E_TMP/prompts.txt"
 "$INFERNUM_BIN/cli/infernum" generate --model "$E2E_MODEL" -i "$E2E_TMP/prompts.txt" \
   -o "$E2E_TMP/expected.jsonl" --max-tokens "$MAX" --temperature 0 --threads 1 || { echo "generate failed"; exit 1; }
-MODEL_ID=$(curl -s "$ROUTER_URL/v1/models" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+MODEL_ID=$(curl -s "$ROUTER_URL/v1/models" | /usr/bin/python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin)["data"] if m["id"] != "slow"][0])')
 export EXPECTED_JSON=$(/usr/bin/python3 - "$E2E_TMP/expected.jsonl" "$MODEL_ID" "$MAX" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -97,27 +110,34 @@ for w in a b; do
   pv="WORKER_PID_$w"; kill -0 "${!pv}" 2>/dev/null; check "worker $w still alive" $?
 done
 
-# Cancellation: a streaming client that goes away frees the worker at once.
+# Cancellation: streaming clients that go away mid-generation free the worker
+# at once (the slow model is still generating when they leave).
 curl_pids=()
 for i in 1 2 3 4; do
-  curl -sN "${J[@]}" -d "{\"model\":\"$MODEL_ID\",\"prompt\":\"Once upon a time\",\"max_tokens\":400,\"ignore_eos\":true,\"stream\":true}" "$P" >"$E2E_TMP/cancel_$i.txt" 2>/dev/null &
+  curl -sN "${J[@]}" -d '{"model":"slow","prompt":"Once upon a time","max_tokens":2000,"ignore_eos":true,"stream":true}' "$P" >"$E2E_TMP/cancel_$i.txt" 2>/dev/null &
   curl_pids+=($!)
 done
-sleep 1.5
-for p in "${curl_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-freed=1
-for _ in $(seq 1 50); do
-  la=$(/usr/bin/python3 tests/e2e/worker_load.py "127.0.0.1:$WORKER_PORT_a")
-  lb=$(/usr/bin/python3 tests/e2e/worker_load.py "127.0.0.1:$WORKER_PORT_b")
-  if /usr/bin/python3 -c '
-import json,sys
-for s in sys.argv[1:]:
-    l=json.loads(s)
-    assert l["running"]==0 and l["waiting"]==0 and l["blocks_used"]==0, l' "$la" "$lb" 2>/dev/null; then freed=0; break; fi
+for _ in $(seq 1 100); do
+  started=1
+  for i in 1 2 3 4; do grep -q '"text"' "$E2E_TMP/cancel_$i.txt" 2>/dev/null || started=0; done
+  [ "$started" = 1 ] && break
   sleep 0.2
 done
-grep -q "data: " "$E2E_TMP/cancel_1.txt"; check "cancelled streams had started" $?
-check "client disconnect frees the workers (running 0, blocks 0): $la $lb" $freed
+lc=$(/usr/bin/python3 tests/e2e/worker_load.py "127.0.0.1:$WORKER_PORT_c")
+/usr/bin/python3 -c 'import json,sys; l=json.loads(sys.argv[1]); assert l["running"]>=1 and l["blocks_used"]>0, l' "$lc"
+check "slow worker busy before the clients leave: $lc" $?
+for p in "${curl_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+freed=1
+for _ in $(seq 1 30); do
+  lc=$(/usr/bin/python3 tests/e2e/worker_load.py "127.0.0.1:$WORKER_PORT_c")
+  if /usr/bin/python3 -c '
+import json,sys
+l=json.loads(sys.argv[1])
+assert l["running"]==0 and l["waiting"]==0 and l["blocks_used"]==0, l' "$lc" 2>/dev/null; then freed=0; break; fi
+  sleep 0.2
+done
+! grep -q "DONE" "$E2E_TMP"/cancel_*.txt; check "cancelled streams were cut mid-generation" $?
+check "client disconnect frees the worker (running 0, blocks 0): $lc" $freed
 
 echo "$fails failures"
 [ "$fails" = 0 ]

@@ -11,7 +11,7 @@
 //
 // Not thread-safe: one thread drives it (the CLI and tests directly; the
 // server through EngineLoop, engine_loop.h). Sinks are called from inside
-// AddRequest (never), Step and Abort/AbortAll.
+// Step, Abort, AbortAll, FailAll and the destructor, never from AddRequest.
 //
 // Batch invariance: a request's greedy output does not depend on what else
 // is in the batch, on chunking, on prefix-cache hits or on preemption, as
