@@ -123,51 +123,67 @@ Timing TimeMatmul(Backend& backend, const Weights& w, int64_t m) {
   });
 }
 
-// PagedAttention over `num_seqs` sequences of `context` tokens each, with
-// `query_len` query rows per sequence (1 = decode).
-void BenchAttention(Backend& backend, int num_seqs, int query_len, int context,
-                    int nh, int nkv, int hd) {
+struct AttentionShape {
+  int num_seqs, query_len, context;  // query_len 1 = decode.
+  int nh, nkv, hd;
+  DType cache_dtype;
+};
+
+// Fills `count` elements of a f32 or bf16 buffer with `value`.
+void Fill(void* data, DType dtype, int64_t count, float value) {
+  if (dtype == DType::kBF16) {
+    std::fill_n(static_cast<uint16_t*>(data), count, F32ToBf16(value));
+  } else {
+    std::fill_n(static_cast<float*>(data), count, value);
+  }
+}
+
+// PagedAttention over num_seqs sequences of `context` tokens each.
+void BenchAttention(Backend& backend, const AttentionShape& a) {
   constexpr int kBlock = 16;
-  const int blocks_per_seq = (context + kBlock - 1) / kBlock;
-  const int64_t n = int64_t{num_seqs} * query_len;
-  const int64_t num_blocks = int64_t{num_seqs} * blocks_per_seq;
-  DeviceBuffer q = MustAllocate(backend, n * nh * hd * 4),
-               out = MustAllocate(backend, n * nh * hd * 4);
-  DeviceBuffer kc = MustAllocate(backend, num_blocks * kBlock * nkv * hd * 4);
-  DeviceBuffer vc = MustAllocate(backend, num_blocks * kBlock * nkv * hd * 4);
-  std::fill_n(static_cast<float*>(q.data()), n * nh * hd, 0.1f);
-  std::fill_n(static_cast<float*>(kc.data()), num_blocks * kBlock * nkv * hd,
-              0.2f);
-  std::fill_n(static_cast<float*>(vc.data()), num_blocks * kBlock * nkv * hd,
-              0.3f);
-  std::vector<int32_t> tables(num_blocks), qsl(num_seqs + 1),
-      lens(num_seqs, context);
+  const int blocks_per_seq = (a.context + kBlock - 1) / kBlock;
+  const int64_t n = int64_t{a.num_seqs} * a.query_len;
+  const int64_t num_blocks = int64_t{a.num_seqs} * blocks_per_seq;
+  const int64_t cache_elems = num_blocks * kBlock * a.nkv * a.hd;
+  DeviceBuffer q = MustAllocate(backend, n * a.nh * a.hd * 4);
+  DeviceBuffer out = MustAllocate(backend, n * a.nh * a.hd * 4);
+  DeviceBuffer kc =
+      MustAllocate(backend, cache_elems * DTypeSize(a.cache_dtype));
+  DeviceBuffer vc =
+      MustAllocate(backend, cache_elems * DTypeSize(a.cache_dtype));
+  Fill(q.data(), DType::kF32, n * a.nh * a.hd, 0.1f);
+  Fill(kc.data(), a.cache_dtype, cache_elems, 0.2f);
+  Fill(vc.data(), a.cache_dtype, cache_elems, 0.3f);
+  std::vector<int32_t> tables(num_blocks), qsl(a.num_seqs + 1);
+  std::vector<int32_t> lens(a.num_seqs, a.context);
   for (int64_t b = 0; b < num_blocks; ++b) tables[b] = static_cast<int32_t>(b);
-  for (int s = 0; s <= num_seqs; ++s) qsl[s] = s * query_len;
+  for (int s = 0; s <= a.num_seqs; ++s) qsl[s] = s * a.query_len;
   PagedAttentionParams p;
-  p.q = Tensor(q.data(), DType::kF32, {n, nh, hd});
-  p.k_cache = Tensor(kc.data(), DType::kF32, {num_blocks, kBlock, nkv, hd});
-  p.v_cache = Tensor(vc.data(), DType::kF32, {num_blocks, kBlock, nkv, hd});
+  p.q = Tensor(q.data(), DType::kF32, {n, a.nh, a.hd});
+  p.k_cache =
+      Tensor(kc.data(), a.cache_dtype, {num_blocks, kBlock, a.nkv, a.hd});
+  p.v_cache =
+      Tensor(vc.data(), a.cache_dtype, {num_blocks, kBlock, a.nkv, a.hd});
   p.block_tables =
-      Tensor(tables.data(), DType::kI32, {num_seqs, blocks_per_seq});
-  p.query_start_loc = Tensor(qsl.data(), DType::kI32, {num_seqs + 1});
-  p.seq_lens = Tensor(lens.data(), DType::kI32, {num_seqs});
-  p.out = Tensor(out.data(), DType::kF32, {n, nh, hd});
+      Tensor(tables.data(), DType::kI32, {a.num_seqs, blocks_per_seq});
+  p.query_start_loc = Tensor(qsl.data(), DType::kI32, {a.num_seqs + 1});
+  p.seq_lens = Tensor(lens.data(), DType::kI32, {a.num_seqs});
+  p.out = Tensor(out.data(), DType::kF32, {n, a.nh, a.hd});
   p.scale = 0.125f;
-  p.num_seqs = num_seqs;
+  p.num_seqs = a.num_seqs;
   const Timing t = TimeCalls([&] {
     if (!backend.PagedAttention(p, backend.default_stream()).ok()) std::exit(1);
   });
   // Causal: query row r of a sequence sees context - query_len + r + 1 keys.
   double keys = 0;
-  for (int r = 0; r < query_len; ++r) keys += context - query_len + r + 1;
-  const double flop = 4.0 * num_seqs * keys * nh * hd;
+  for (int r = 0; r < a.query_len; ++r) keys += a.context - a.query_len + r + 1;
+  const double flop = 4.0 * a.num_seqs * keys * a.nh * a.hd;
   std::printf(
-      "PagedAttention %d seqs x %d query rows, context %d, %d/%d heads, hd %d: "
-      "%8.1f us  "
-      "%6.1f GFLOP/s  (%.1f GFLOP per CPU-second)\n",
-      num_seqs, query_len, context, nh, nkv, hd, t.wall * 1e6,
-      flop / t.wall / 1e9, flop / t.cpu / 1e9);
+      "PagedAttention %d seqs x %d query rows, context %d, %d/%d heads, hd %d, "
+      "%s cache: %8.1f us  %6.1f GFLOP/s  (%.1f GFLOP per CPU-second)\n",
+      a.num_seqs, a.query_len, a.context, a.nh, a.nkv, a.hd,
+      DTypeName(a.cache_dtype), t.wall * 1e6, flop / t.wall / 1e9,
+      flop / t.cpu / 1e9);
 }
 
 int Main(int argc, char** argv) {
@@ -208,9 +224,11 @@ int Main(int argc, char** argv) {
         static_cast<long long>(m), static_cast<long long>(m), t * 1e6,
         flop / t / 1e9, m * t1 / t, flop / timing.cpu / 1e9);
   }
-  BenchAttention(*backend, 1, 1, 2048, 32, 8, 64);
-  BenchAttention(*backend, 32, 1, 512, 12, 12, 64);
-  BenchAttention(*backend, 1, 512, 512, 32, 8, 64);
+  for (DType cache : {DType::kF32, DType::kBF16}) {
+    BenchAttention(*backend, {1, 1, 2048, 32, 8, 64, cache});
+    BenchAttention(*backend, {32, 1, 512, 12, 4, 64, cache});
+    BenchAttention(*backend, {1, 512, 512, 32, 8, 64, cache});
+  }
   return 0;
 }
 
