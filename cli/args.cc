@@ -10,9 +10,11 @@
 namespace infernum::cli {
 namespace {
 
-const FlagSpec* FindSpec(const std::vector<FlagSpec>& specs, const std::string& name) {
+const FlagSpec* FindSpec(const std::vector<FlagSpec>& specs,
+                         const std::string& name) {
   for (const auto& s : specs) {
-    if (s.name == name || (!s.short_name.empty() && s.short_name == name)) return &s;
+    if (s.name == name || (!s.short_name.empty() && s.short_name == name))
+      return &s;
   }
   return nullptr;
 }
@@ -22,23 +24,23 @@ absl::Status ValidateValue(const FlagSpec& spec, const std::string& value) {
     case FlagType::kInt: {
       int64_t v;
       if (!absl::SimpleAtoi(value, &v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", spec.name, ": expected an integer, got '", value, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", spec.name, ": expected an integer, got '", value, "'"));
       }
       return absl::OkStatus();
     }
     case FlagType::kFloat: {
       double v;
       if (!absl::SimpleAtod(value, &v) || !std::isfinite(v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", spec.name, ": expected a number, got '", value, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", spec.name, ": expected a number, got '", value, "'"));
       }
       return absl::OkStatus();
     }
     case FlagType::kBool:
       if (value != "true" && value != "false" && value != "1" && value != "0") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", spec.name, ": expected true or false, got '", value, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", spec.name, ": expected true or false, got '", value, "'"));
       }
       return absl::OkStatus();
     case FlagType::kString:
@@ -74,14 +76,16 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
         continue;
       }
     }
-    if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", arg));
+    if (spec == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", arg));
     if (!has_value) {
       if (spec->type == FlagType::kBool) {
         value = "true";
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("--", spec->name, " needs a value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", spec->name, " needs a value"));
       }
     }
     if (absl::Status st = ValidateValue(*spec, value); !st.ok()) return st;
@@ -90,7 +94,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
   return out;
 }
 
-std::string ParsedArgs::GetString(const std::string& name, const std::string& fallback) const {
+std::string ParsedArgs::GetString(const std::string& name,
+                                  const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
 }

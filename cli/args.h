@@ -28,7 +28,8 @@ struct FlagSpec {
 class ParsedArgs {
  public:
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
-  std::string GetString(const std::string& name, const std::string& fallback) const;
+  std::string GetString(const std::string& name,
+                        const std::string& fallback) const;
   int64_t GetInt(const std::string& name, int64_t fallback) const;
   double GetFloat(const std::string& name, double fallback) const;
   bool GetBool(const std::string& name, bool fallback) const;

@@ -24,7 +24,8 @@ TEST(ArgsTest, ParsesAllForms) {
   EXPECT_FALSE(a->GetBool("add-special-tokens", true));
   EXPECT_EQ(a->GetString("input", ""), "p.txt");
   ASSERT_EQ(a->positional().size(), 1u);
-  EXPECT_TRUE(ParseArgs({"--add-special-tokens=false"}, kSpecs)->Has("add-special-tokens"));
+  EXPECT_TRUE(ParseArgs({"--add-special-tokens=false"}, kSpecs)
+                  ->Has("add-special-tokens"));
 }
 
 TEST(ArgsTest, RejectsBadInput) {

@@ -20,8 +20,10 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs("infernum: missing command (generate, tokenize, detokenize, bench); see --help\n",
-               stderr);
+    std::fputs(
+        "infernum: missing command (generate, tokenize, detokenize, bench); "
+        "see --help\n",
+        stderr);
     return 2;
   }
   const std::string command = argv[1];
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fprintf(stderr, "infernum: unknown command '%s'; see --help\n", command.c_str());
+  std::fprintf(stderr, "infernum: unknown command '%s'; see --help\n",
+               command.c_str());
   return 2;
 }

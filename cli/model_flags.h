@@ -10,14 +10,16 @@
 
 namespace infernum::cli {
 
-// --model, --config, --load-format, --dtype, --seed-weights, --backend, --threads.
+// --model, --config, --load-format, --dtype, --seed-weights, --backend,
+// --threads.
 const std::vector<FlagSpec>& ModelFlagSpecs();
 // --temperature, --top-k, --top-p, --min-p, --repetition-penalty,
 // --presence-penalty, --frequency-penalty, --seed, --logprobs.
 const std::vector<FlagSpec>& SamplingFlagSpecs();
 
 // Builds validated sampling params (InvalidArgument naming the flag).
-absl::StatusOr<worker::SamplingParams> SamplingParamsFromFlags(const ParsedArgs& args);
+absl::StatusOr<worker::SamplingParams> SamplingParamsFromFlags(
+    const ParsedArgs& args);
 
 // Loads the model the flags describe (see worker::SetupModel for errors).
 absl::StatusOr<worker::LoadedModel> LoadModelFromFlags(const ParsedArgs& args,

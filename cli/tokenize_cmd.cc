@@ -14,13 +14,15 @@ namespace {
 
 const std::vector<FlagSpec> kTokenizeFlags = {
     {"model", FlagType::kString, "directory with tokenizer.json (required)"},
-    {"add-special-tokens", FlagType::kBool, "add BOS/EOS as the tokenizer does (default true)"},
+    {"add-special-tokens", FlagType::kBool,
+     "add BOS/EOS as the tokenizer does (default true)"},
     {"help", FlagType::kBool, "show this help"},
 };
 
 const std::vector<FlagSpec> kDetokenizeFlags = {
     {"model", FlagType::kString, "directory with tokenizer.json (required)"},
-    {"skip-special-tokens", FlagType::kBool, "drop special tokens (default false)"},
+    {"skip-special-tokens", FlagType::kBool,
+     "drop special tokens (default false)"},
     {"help", FlagType::kBool, "show this help"},
 };
 
@@ -68,14 +70,17 @@ int TokenizeMain(const std::vector<std::string>& args) {
   const bool add_special = parsed.GetBool("add-special-tokens", true);
   std::string line;
   for (int64_t line_no = 1; std::getline(std::cin, line); ++line_no) {
-    nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json value =
+        nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded() || !value.is_string()) {
       return UsageError("tokenize",
-                        absl::StrCat("line ", line_no, ": expected one JSON string per line"));
+                        absl::StrCat("line ", line_no,
+                                     ": expected one JSON string per line"));
     }
     auto ids = tokenizer->Encode(value.get<std::string>(), add_special);
     if (!ids.ok()) {
-      return UsageError("tokenize", absl::StrCat("line ", line_no, ": ", ids.status().message()));
+      return UsageError("tokenize", absl::StrCat("line ", line_no, ": ",
+                                                 ids.status().message()));
     }
     std::cout << nlohmann::json(*ids).dump() << "\n";
   }
@@ -96,21 +101,23 @@ int DetokenizeMain(const std::vector<std::string>& args) {
     bool ok = !value.is_discarded() && value.is_array();
     for (size_t i = 0; ok && i < value.size(); ++i) {
       const auto& v = value[i];
-      ok = v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX;
+      ok = v.is_number_integer() && v.get<int64_t>() >= 0 &&
+           v.get<int64_t>() <= INT32_MAX;
       if (ok) ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
     }
     if (!ok) {
-      return UsageError("detokenize", absl::StrCat("line ", line_no,
-                                                   ": expected a JSON array of token ids"));
+      return UsageError("detokenize",
+                        absl::StrCat("line ", line_no,
+                                     ": expected a JSON array of token ids"));
     }
     auto text = tokenizer->Decode(ids, skip_special);
     if (!text.ok()) {
-      return UsageError("detokenize",
-                        absl::StrCat("line ", line_no, ": ", text.status().message()));
+      return UsageError("detokenize", absl::StrCat("line ", line_no, ": ",
+                                                   text.status().message()));
     }
     // Invalid UTF-8 (a partial byte sequence) is replaced rather than thrown.
-    std::cout << nlohmann::json(*text).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace)
+    std::cout << nlohmann::json(*text).dump(
+                     -1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
   }
   std::cout.flush();

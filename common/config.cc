@@ -34,23 +34,27 @@ absl::StatusOr<YAML::Node> ParseYaml(const std::string& text) {
     return absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", e.what()));
   }
   if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
-  if (!root.IsMap()) return absl::InvalidArgumentError("YAML top level must be a mapping");
+  if (!root.IsMap())
+    return absl::InvalidArgumentError("YAML top level must be a mapping");
   return root;
 }
 
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
   std::stringstream ss;
   ss << in.rdbuf();
   auto parsed = ParseYaml(ss.str());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", parsed.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", parsed.status().message()));
   }
   return parsed;
 }
 
-absl::StatusOr<std::string> GetString(const YAML::Node& node, const std::string& key,
+absl::StatusOr<std::string> GetString(const YAML::Node& node,
+                                      const std::string& key,
                                       const std::string& fallback) {
   return GetScalar<std::string>(node, key, fallback, "a string");
 }
@@ -77,7 +81,8 @@ absl::StatusOr<std::vector<std::string>> GetStringList(const YAML::Node& node,
   }
   for (const auto& item : value) {
     if (!item.IsScalar()) {
-      return absl::InvalidArgumentError(absl::StrCat(key, ": expected a list of strings"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": expected a list of strings"));
     }
     out.push_back(item.Scalar());
   }

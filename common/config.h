@@ -19,7 +19,8 @@ absl::StatusOr<YAML::Node> ParseYaml(const std::string& text);
 // Typed field access with clear errors. Each returns `fallback` when `key` is
 // absent and InvalidArgument ("key: expected an integer, got 'abc'") when the
 // value has the wrong type.
-absl::StatusOr<std::string> GetString(const YAML::Node& node, const std::string& key,
+absl::StatusOr<std::string> GetString(const YAML::Node& node,
+                                      const std::string& key,
                                       const std::string& fallback);
 absl::StatusOr<int64_t> GetInt(const YAML::Node& node, const std::string& key,
                                int64_t fallback);

@@ -6,7 +6,8 @@ namespace infernum {
 namespace {
 
 TEST(ConfigTest, TypedGetters) {
-  auto node = ParseYaml("model: /m\nthreads: 4\nratio: 0.9\nflag: true\nworkers: [a, b]\n");
+  auto node = ParseYaml(
+      "model: /m\nthreads: 4\nratio: 0.9\nflag: true\nworkers: [a, b]\n");
   ASSERT_TRUE(node.ok()) << node.status();
   EXPECT_EQ(*GetString(*node, "model", ""), "/m");
   EXPECT_EQ(*GetInt(*node, "threads", 1), 4);
@@ -24,7 +25,8 @@ TEST(ConfigTest, BadTypesAndSyntaxAreErrors) {
   EXPECT_NE(threads.status().message().find("threads"), std::string::npos);
   EXPECT_FALSE(ParseYaml("a: [1, 2\n").ok());
   EXPECT_FALSE(ParseYaml("- 1\n- 2\n").ok());
-  EXPECT_EQ(LoadYamlFile("/nonexistent.yaml").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadYamlFile("/nonexistent.yaml").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

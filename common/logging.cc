@@ -20,11 +20,16 @@ LogLevel ReadMinLevel() {
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "D";
-    case LogLevel::kInfo: return "I";
-    case LogLevel::kWarning: return "W";
-    case LogLevel::kError: return "E";
-    case LogLevel::kFatal: return "F";
+    case LogLevel::kDebug:
+      return "D";
+    case LogLevel::kInfo:
+      return "I";
+    case LogLevel::kWarning:
+      return "W";
+    case LogLevel::kError:
+      return "E";
+    case LogLevel::kFatal:
+      return "F";
   }
   return "?";
 }
@@ -36,7 +41,8 @@ bool LogEnabled(LogLevel level) {
   return level >= min_level || level == LogLevel::kFatal;
 }
 
-LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(level) {
+LogMessage::LogMessage(LogLevel level, const char* file, int line)
+    : level_(level) {
   const char* base = std::strrchr(file, '/');
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -44,7 +50,8 @@ LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(leve
   gmtime_r(&t, &tm_utc);
   char ts[32];
   std::strftime(ts, sizeof(ts), "%H:%M:%S", &tm_utc);
-  stream_ << LevelName(level) << ts << " " << (base ? base + 1 : file) << ":" << line << "] ";
+  stream_ << LevelName(level) << ts << " " << (base ? base + 1 : file) << ":"
+          << line << "] ";
 }
 
 LogMessage::~LogMessage() {

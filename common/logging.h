@@ -14,7 +14,13 @@
 
 namespace infernum {
 
-enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kFatal = 4 };
+enum class LogLevel {
+  kDebug = 0,
+  kInfo = 1,
+  kWarning = 2,
+  kError = 3,
+  kFatal = 4
+};
 
 // True when messages at `level` are printed.
 bool LogEnabled(LogLevel level);
@@ -45,24 +51,24 @@ struct LogVoidify {
 #define INFERNUM_LOG_LEVEL_ERROR ::infernum::LogLevel::kError
 #define INFERNUM_LOG_LEVEL_FATAL ::infernum::LogLevel::kFatal
 
-#define LOG(level)                                               \
-  !::infernum::LogEnabled(INFERNUM_LOG_LEVEL_##level)            \
-      ? (void)0                                                  \
-      : ::infernum::LogVoidify() &                               \
+#define LOG(level)                                                       \
+  !::infernum::LogEnabled(INFERNUM_LOG_LEVEL_##level)                    \
+      ? (void)0                                                          \
+      : ::infernum::LogVoidify() &                                       \
             ::infernum::LogMessage(INFERNUM_LOG_LEVEL_##level, __FILE__, \
-                                   __LINE__)                     \
+                                   __LINE__)                             \
                 .stream()
 
-#define CHECK(cond)                                                   \
-  (cond) ? (void)0                                                    \
-         : ::infernum::LogVoidify() &                                 \
-               ::infernum::LogMessage(::infernum::LogLevel::kFatal,   \
-                                      __FILE__, __LINE__)             \
-                       .stream()                                      \
+#define CHECK(cond)                                                           \
+  (cond) ? (void)0                                                            \
+         : ::infernum::LogVoidify() &                                         \
+               ::infernum::LogMessage(::infernum::LogLevel::kFatal, __FILE__, \
+                                      __LINE__)                               \
+                       .stream()                                              \
                    << "CHECK failed: " #cond " "
 
-#define CHECK_OK(expr)                                                  \
-  do {                                                                  \
-    auto _infernum_check_st = (expr);                                   \
-    CHECK(_infernum_check_st.ok()) << _infernum_check_st.ToString();    \
+#define CHECK_OK(expr)                                               \
+  do {                                                               \
+    auto _infernum_check_st = (expr);                                \
+    CHECK(_infernum_check_st.ok()) << _infernum_check_st.ToString(); \
   } while (0)

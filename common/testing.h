@@ -10,7 +10,8 @@ namespace infernum::testing {
 // test script sets it to ../shared next to the repo), else /work/shared.
 inline std::string SharedDir() {
   const char* env = std::getenv("INFERNUM_SHARED");
-  return (env != nullptr && *env != '\0') ? std::string(env) : std::string("/work/shared");
+  return (env != nullptr && *env != '\0') ? std::string(env)
+                                          : std::string("/work/shared");
 }
 
 inline std::string SharedModelsDir() { return SharedDir() + "/models"; }
@@ -18,7 +19,8 @@ inline std::string SharedModelsDir() { return SharedDir() + "/models"; }
 // A writable scratch directory for the test ($TEST_TMPDIR under Bazel).
 inline std::string TempDir() {
   const char* env = std::getenv("TEST_TMPDIR");
-  return (env != nullptr && *env != '\0') ? std::string(env) : std::string("/tmp");
+  return (env != nullptr && *env != '\0') ? std::string(env)
+                                          : std::string("/tmp");
 }
 
 }  // namespace infernum::testing

@@ -40,7 +40,8 @@ void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   while (true) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kPauseIterations + kYieldIterations; ++spin) {
+    for (int spin = 0;
+         gen == seen && spin < kPauseIterations + kYieldIterations; ++spin) {
       if (spin < kPauseIterations) {
         CpuRelax();
       } else {

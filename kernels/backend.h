@@ -54,7 +54,8 @@ class Backend {
                                   Stream* stream) = 0;
   virtual absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes,
                                     Stream* stream) = 0;
-  virtual absl::Status Memset(void* dst, int value, size_t bytes, Stream* stream) = 0;
+  virtual absl::Status Memset(void* dst, int value, size_t bytes,
+                              Stream* stream) = 0;
 
   // --- ops (see ops.h for each contract) ---
   virtual absl::Status Embedding(const EmbeddingParams& p, Stream* stream) = 0;
@@ -63,8 +64,10 @@ class Backend {
   virtual absl::Status Matmul(const MatmulParams& p, Stream* stream) = 0;
   virtual absl::Status SiluMul(const SiluMulParams& p, Stream* stream) = 0;
   virtual absl::Status Add(const AddParams& p, Stream* stream) = 0;
-  virtual absl::Status WriteKvCache(const WriteKvCacheParams& p, Stream* stream) = 0;
-  virtual absl::Status PagedAttention(const PagedAttentionParams& p, Stream* stream) = 0;
+  virtual absl::Status WriteKvCache(const WriteKvCacheParams& p,
+                                    Stream* stream) = 0;
+  virtual absl::Status PagedAttention(const PagedAttentionParams& p,
+                                      Stream* stream) = 0;
   virtual absl::Status Argmax(const ArgmaxParams& p, Stream* stream) = 0;
   virtual absl::Status Softmax(const SoftmaxParams& p, Stream* stream) = 0;
   virtual absl::Status Cast(const CastParams& p, Stream* stream) = 0;
@@ -72,12 +75,13 @@ class Backend {
 
 struct BackendOptions {
   std::string name = "cpu";  // "cpu" | "cuda".
-  int num_threads = 0;       // CPU: threads including the caller; 0 = all cores.
-  int device_index = 0;      // CUDA: which GPU.
+  int num_threads = 0;   // CPU: threads including the caller; 0 = all cores.
+  int device_index = 0;  // CUDA: which GPU.
 };
 
 // Creates the named backend. InvalidArgument for an unknown name,
 // Unavailable when the device is missing (e.g. "cuda" without a GPU).
-absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options);
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
+    const BackendOptions& options);
 
 }  // namespace infernum::kernels

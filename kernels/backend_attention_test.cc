@@ -24,86 +24,111 @@ struct AttentionCase {
   std::optional<DType> cache_dtype;  // Default: the activation dtype.
 };
 
-void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
-  const DType act = t.backend().activation_dtype();
-  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim,
-                bs = c.block_size;
-  const int num_seqs = static_cast<int>(c.seqs.size());
-  std::vector<int32_t> qsl = {0}, seq_lens;
+// Host-side inputs of one case: sequence metadata, block tables with
+// distinct blocks drawn from a shuffled pool, random q and caches (already
+// rounded to the dtypes the device holds).
+struct AttentionInputs {
+  std::vector<int32_t> qsl = {0}, seq_lens, tables;
   int64_t max_blocks = 1;
-  int max_q = 0, max_len = 0;
+  int max_query_len = 0, max_seq_len = 0;
+  std::vector<float> q, k_cache, v_cache;
+};
+
+AttentionInputs MakeInputs(BackendOpsTest& t, const AttentionCase& c,
+                           DType cache_dtype) {
+  AttentionInputs in;
+  const int64_t bs = c.block_size;
   for (const Seq& s : c.seqs) {
-    qsl.push_back(qsl.back() + s.query_len);
-    seq_lens.push_back(s.seq_len);
-    max_blocks = std::max<int64_t>(max_blocks, (s.seq_len + bs - 1) / bs);
-    max_q = std::max(max_q, s.query_len);
-    max_len = std::max(max_len, s.seq_len);
+    in.qsl.push_back(in.qsl.back() + s.query_len);
+    in.seq_lens.push_back(s.seq_len);
+    in.max_blocks = std::max<int64_t>(in.max_blocks, (s.seq_len + bs - 1) / bs);
+    in.max_query_len = std::max(in.max_query_len, s.query_len);
+    in.max_seq_len = std::max(in.max_seq_len, s.seq_len);
   }
-  // Every sequence gets distinct blocks drawn from a shuffled pool.
   std::vector<int32_t> pool(c.num_blocks);
   std::iota(pool.begin(), pool.end(), 0);
   std::shuffle(pool.begin(), pool.end(), t.rng_);
-  std::vector<int32_t> tables(num_seqs * max_blocks, 0);
+  in.tables.assign(c.seqs.size() * in.max_blocks, 0);
   size_t next = 0;
-  for (int s = 0; s < num_seqs; ++s) {
+  for (size_t s = 0; s < c.seqs.size(); ++s) {
     for (int64_t b = 0; b < (c.seqs[s].seq_len + bs - 1) / bs; ++b) {
-      ASSERT_LT(next, pool.size()) << "test case needs more blocks";
-      tables[s * max_blocks + b] = pool[next++];
+      EXPECT_LT(next, pool.size()) << "test case needs more blocks";
+      in.tables[s * in.max_blocks + b] = pool[next++ % pool.size()];
     }
   }
-  const int64_t n = qsl.back();
-  const auto q = RoundTo(t.Random(n * nh * hd, -2, 2), act);
-  const DType cache_dtype = c.cache_dtype.value_or(act);
-  const auto k_cache =
-      RoundTo(t.Random(c.num_blocks * bs * nkv * hd, -2, 2), cache_dtype);
-  const auto v_cache =
-      RoundTo(t.Random(c.num_blocks * bs * nkv * hd), cache_dtype);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  PagedAttentionParams p;
-  p.q = t.Upload(q, act, {n, nh, hd});
-  p.k_cache = t.Upload(k_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
-  p.v_cache = t.Upload(v_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
-  p.block_tables = t.UploadI32(tables, {num_seqs, max_blocks});
-  p.query_start_loc = t.UploadI32(qsl, {num_seqs + 1});
-  p.seq_lens = t.UploadI32(seq_lens, {num_seqs});
-  p.out = t.Poisoned(act, {n, nh, hd});
-  p.scale = scale;
-  p.num_seqs = num_seqs;
-  p.max_query_len = max_q;
-  p.max_seq_len = max_len;
-  ASSERT_TRUE(t.backend().PagedAttention(p, t.stream()).ok());
+  const int64_t cache_size = c.num_blocks * bs * c.num_kv_heads * c.head_dim;
+  in.q = RoundTo(t.Random(in.qsl.back() * c.num_heads * c.head_dim, -2, 2),
+                 t.backend().activation_dtype());
+  in.k_cache = RoundTo(t.Random(cache_size, -2, 2), cache_dtype);
+  in.v_cache = RoundTo(t.Random(cache_size), cache_dtype);
+  return in;
+}
 
-  std::vector<double> want(n * nh * hd, 0.0);
-  auto cache_at = [&](const std::vector<float>& cache, int s, int64_t pos,
+// Causal attention over the paged cache in double precision.
+std::vector<double> ReferenceAttention(const AttentionCase& c,
+                                       const AttentionInputs& in,
+                                       double scale) {
+  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim;
+  const int64_t bs = c.block_size;
+  std::vector<double> want(in.qsl.back() * nh * hd, 0.0);
+  auto cache_at = [&](const std::vector<float>& cache, size_t s, int64_t pos,
                       int64_t kvh) {
-    const int64_t block = tables[s * max_blocks + pos / bs];
+    const int64_t block = in.tables[s * in.max_blocks + pos / bs];
     return &cache[((block * bs + pos % bs) * nkv + kvh) * hd];
   };
-  for (int s = 0; s < num_seqs; ++s) {
-    for (int r = qsl[s]; r < qsl[s + 1]; ++r) {
-      const int64_t pos = seq_lens[s] - c.seqs[s].query_len + (r - qsl[s]);
+  for (size_t s = 0; s < c.seqs.size(); ++s) {
+    for (int r = in.qsl[s]; r < in.qsl[s + 1]; ++r) {
+      const int64_t pos =
+          in.seq_lens[s] - c.seqs[s].query_len + (r - in.qsl[s]);
       for (int64_t h = 0; h < nh; ++h) {
         const int64_t kvh = h / (nh / nkv);
+        const float* q = &in.q[(r * nh + h) * hd];
         std::vector<double> scores(pos + 1);
         for (int64_t u = 0; u <= pos; ++u) {
-          const float* k = cache_at(k_cache, s, u, kvh);
+          const float* k = cache_at(in.k_cache, s, u, kvh);
           double dot = 0;
           for (int64_t d = 0; d < hd; ++d)
-            dot += static_cast<double>(q[(r * nh + h) * hd + d]) * k[d];
+            dot += static_cast<double>(q[d]) * k[d];
           scores[u] = dot * scale;
         }
         const double max = *std::max_element(scores.begin(), scores.end());
         double sum = 0;
         for (double& sc : scores) sum += (sc = std::exp(sc - max));
         for (int64_t u = 0; u <= pos; ++u) {
-          const float* v = cache_at(v_cache, s, u, kvh);
-          for (int64_t d = 0; d < hd; ++d)
+          const float* v = cache_at(in.v_cache, s, u, kvh);
+          for (int64_t d = 0; d < hd; ++d) {
             want[(r * nh + h) * hd + d] += scores[u] / sum * v[d];
+          }
         }
       }
     }
   }
-  ExpectClose(t.Download(p.out), want, t.Tol(1e-5),
+  return want;
+}
+
+void CheckAttention(BackendOpsTest& t, const AttentionCase& c) {
+  const DType act = t.backend().activation_dtype();
+  const DType cache_dtype = c.cache_dtype.value_or(act);
+  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim;
+  const int64_t bs = c.block_size;
+  const AttentionInputs in = MakeInputs(t, c, cache_dtype);
+  const int num_seqs = static_cast<int>(c.seqs.size());
+  const int64_t n = in.qsl.back();
+  PagedAttentionParams p;
+  p.q = t.Upload(in.q, act, {n, nh, hd});
+  p.k_cache = t.Upload(in.k_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
+  p.v_cache = t.Upload(in.v_cache, cache_dtype, {c.num_blocks, bs, nkv, hd});
+  p.block_tables = t.UploadI32(in.tables, {num_seqs, in.max_blocks});
+  p.query_start_loc = t.UploadI32(in.qsl, {num_seqs + 1});
+  p.seq_lens = t.UploadI32(in.seq_lens, {num_seqs});
+  p.out = t.Poisoned(act, {n, nh, hd});
+  p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  p.num_seqs = num_seqs;
+  p.max_query_len = in.max_query_len;
+  p.max_seq_len = in.max_seq_len;
+  ASSERT_TRUE(t.backend().PagedAttention(p, t.stream()).ok());
+  ExpectClose(t.Download(p.out), ReferenceAttention(c, in, p.scale),
+              t.Tol(1e-5),
               absl::StrCat("nh=", nh, " nkv=", nkv, " hd=", hd, " bs=", bs,
                            " cache=", DTypeName(cache_dtype)));
 }

@@ -20,7 +20,8 @@ TEST(DTypeTest, Bf16RoundTripAndRounding) {
 }
 
 TEST(DTypeTest, F16RoundTrip) {
-  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, 5.9604645e-08f}) {
+  for (float f :
+       {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, 5.9604645e-08f}) {
     EXPECT_EQ(F16ToF32(F32ToF16(f)), f) << f;
   }
   EXPECT_TRUE(std::isinf(F16ToF32(F32ToF16(1e6f))));

@@ -4,10 +4,14 @@ namespace infernum::kernels {
 
 const char* DTypeName(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kBF16: return "bf16";
-    case DType::kF16: return "f16";
-    case DType::kI32: return "i32";
+    case DType::kF32:
+      return "f32";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kF16:
+      return "f16";
+    case DType::kI32:
+      return "i32";
   }
   return "?";
 }
@@ -44,9 +48,9 @@ uint16_t F32ToF16(float f) {
   std::memcpy(&x, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t abs = x & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;            // NaN
-  if (abs >= 0x477ff000u) return sign | 0x7c00u;           // Overflow -> inf
-  if (abs < 0x33000001u) return sign;                      // Underflow -> 0
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // NaN
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // Overflow -> inf
+  if (abs < 0x33000001u) return sign;             // Underflow -> 0
   uint32_t exp = abs >> 23;
   uint32_t mant = abs & 0x7fffffu;
   if (exp < 113) {  // Subnormal half.

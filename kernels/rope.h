@@ -20,7 +20,7 @@ struct RopeScaling {
 
 // inv_freq[j] = 1 / theta^(2j / rotary_dim), then scaled per `scaling`.
 // InvalidArgument for an unknown type or non-positive factors.
-absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(float theta, int rotary_dim,
-                                                      const RopeScaling& scaling);
+absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(
+    float theta, int rotary_dim, const RopeScaling& scaling);
 
 }  // namespace infernum::kernels

@@ -6,7 +6,8 @@
 
 namespace infernum::kernels {
 
-Tensor::Tensor(void* d, DType t, std::initializer_list<int64_t> dims) : data(d), dtype(t) {
+Tensor::Tensor(void* d, DType t, std::initializer_list<int64_t> dims)
+    : data(d), dtype(t) {
   CHECK(dims.size() <= kMaxDims) << "too many dims";
   for (int64_t v : dims) shape[ndim++] = v;
 }
@@ -34,7 +35,8 @@ Tensor Tensor::Rows(int64_t begin, int64_t count) const {
 
 Tensor Tensor::Reshape(std::initializer_list<int64_t> dims) const {
   Tensor t(data, dtype, dims);
-  CHECK(t.numel() == numel()) << "reshape " << DebugString() << " -> " << t.DebugString();
+  CHECK(t.numel() == numel())
+      << "reshape " << DebugString() << " -> " << t.DebugString();
   return t;
 }
 

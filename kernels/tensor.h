@@ -26,12 +26,16 @@ struct Tensor {
   bool defined() const { return data != nullptr; }
   int64_t dim(int i) const { return shape[i < 0 ? ndim + i : i]; }
   int64_t numel() const;
-  size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype); }
+  size_t nbytes() const {
+    return static_cast<size_t>(numel()) * DTypeSize(dtype);
+  }
   // Elements per row (product of every dim but the first); 1 for 1-D tensors.
   int64_t row_size() const;
 
   template <typename T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() const {
+    return static_cast<T*>(data);
+  }
 
   // View of rows [begin, begin + count) along dim 0.
   Tensor Rows(int64_t begin, int64_t count) const;

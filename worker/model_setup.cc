@@ -45,17 +45,21 @@ absl::StatusOr<LoadedModel> SetupModel(const ModelSetupOptions& o) {
   const bool dummy = o.load_format == "dummy";
   if (o.load_format != "auto" && !dummy) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown --load-format '", o.load_format, "' (expected auto or dummy)"));
+        absl::StrCat("unknown --load-format '", o.load_format,
+                     "' (expected auto or dummy)"));
   }
   if (o.model_dir.empty() == o.config_path.empty()) {
-    return absl::InvalidArgumentError("give exactly one of --model DIR or --config FILE");
+    return absl::InvalidArgumentError(
+        "give exactly one of --model DIR or --config FILE");
   }
   if (!o.config_path.empty() && !dummy) {
-    return absl::InvalidArgumentError("--config needs --load-format dummy (it has no weights)");
+    return absl::InvalidArgumentError(
+        "--config needs --load-format dummy (it has no weights)");
   }
   std::error_code ec;
   if (!o.model_dir.empty() && !fs::is_directory(o.model_dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("model directory not found: ", o.model_dir));
+    return absl::NotFoundError(
+        absl::StrCat("model directory not found: ", o.model_dir));
   }
   LoadedModel out;
   out.model_id = o.model_dir.empty() ? o.config_path : o.model_dir;
@@ -63,18 +67,23 @@ absl::StatusOr<LoadedModel> SetupModel(const ModelSetupOptions& o) {
   ASSIGN_OR_RETURN(out.backend, kernels::CreateBackend(o.backend));
   if (dummy) {
     ASSIGN_OR_RETURN(kernels::DType dtype, ParseWeightDType(o.dummy_dtype));
-    ASSIGN_OR_RETURN(out.model, models::LlamaModel::LoadDummy(out.config, dtype, o.dummy_seed,
-                                                              *out.backend));
+    ASSIGN_OR_RETURN(out.model,
+                     models::LlamaModel::LoadDummy(out.config, dtype,
+                                                   o.dummy_seed, *out.backend));
   } else {
     ASSIGN_OR_RETURN(auto source, models::WeightSource::Open(o.model_dir));
-    ASSIGN_OR_RETURN(out.model, models::LlamaModel::Load(out.config, *source, *out.backend));
+    ASSIGN_OR_RETURN(
+        out.model, models::LlamaModel::Load(out.config, *source, *out.backend));
   }
   const bool has_tokenizer =
-      !o.model_dir.empty() && fs::exists(fs::path(o.model_dir) / "tokenizer.json", ec);
+      !o.model_dir.empty() &&
+      fs::exists(fs::path(o.model_dir) / "tokenizer.json", ec);
   if (has_tokenizer) {
-    ASSIGN_OR_RETURN(out.tokenizer, models::Tokenizer::FromDirectory(o.model_dir));
+    ASSIGN_OR_RETURN(out.tokenizer,
+                     models::Tokenizer::FromDirectory(o.model_dir));
   } else if (o.need_tokenizer) {
-    return absl::NotFoundError(absl::StrCat("no tokenizer.json in ", out.model_id));
+    return absl::NotFoundError(
+        absl::StrCat("no tokenizer.json in ", out.model_id));
   }
   return out;
 }

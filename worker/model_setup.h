@@ -15,10 +15,12 @@
 namespace infernum::worker {
 
 struct ModelSetupOptions {
-  std::string model_dir;     // HF-layout directory (config.json, weights, tokenizer).
-  std::string config_path;   // A config.json alone (needs load_format "dummy").
+  std::string
+      model_dir;  // HF-layout directory (config.json, weights, tokenizer).
+  std::string config_path;  // A config.json alone (needs load_format "dummy").
   std::string load_format = "auto";  // "auto" (safetensors) | "dummy" (random).
-  std::string dummy_dtype = "bf16";  // Weight dtype for dummy: f32 | bf16 | f16.
+  std::string dummy_dtype =
+      "bf16";  // Weight dtype for dummy: f32 | bf16 | f16.
   uint64_t dummy_seed = 0;
   kernels::BackendOptions backend;
   bool need_tokenizer = true;  // Error if the directory has no tokenizer.json.
