@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "kernels/buffer.h"
 
 namespace infernum::kernels {
 
@@ -43,6 +44,14 @@ Tensor Tensor::Reshape(std::initializer_list<int64_t> dims) const {
 std::string Tensor::DebugString() const {
   return absl::StrCat(DTypeName(dtype), "[",
                       absl::StrJoin(shape, shape + ndim, ", "), "]");
+}
+
+Tensor DeviceBuffer::View(DType dtype,
+                          std::initializer_list<int64_t> dims) const {
+  Tensor t(ptr_, dtype, dims);
+  CHECK(t.nbytes() <= bytes_) << "view " << t.DebugString()
+                              << " exceeds a buffer of " << bytes_ << " bytes";
+  return t;
 }
 
 }  // namespace infernum::kernels

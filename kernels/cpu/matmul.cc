@@ -50,23 +50,6 @@ const MatmulKernel& KernelFor(CpuIsa isa) {
   return ScalarMatmulKernel();
 }
 
-// Copies x into `buf` with every full chunk of `chunk` columns reordered as
-// its even-indexed then odd-indexed elements (MatmulJob::x).
-void InterleaveX(const float* x, int64_t m, int64_t k, int chunk, float* buf) {
-  const int64_t full = k / chunk * chunk;
-  for (int64_t i = 0; i < m; ++i) {
-    const float* src = x + i * k;
-    float* dst = buf + i * k;
-    for (int64_t c = 0; c < full; c += chunk) {
-      for (int e = 0; e < chunk / 2; ++e) {
-        dst[c + e] = src[c + 2 * e];
-        dst[c + chunk / 2 + e] = src[c + 2 * e + 1];
-      }
-    }
-    std::copy(src + full, src + k, dst + full);
-  }
-}
-
 absl::Status Validate(const MatmulParams& p) {
   constexpr std::string_view kOp = "Matmul";
   RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, 2, {DType::kF32}));
@@ -83,7 +66,7 @@ absl::Status Validate(const MatmulParams& p) {
 }  // namespace
 
 const MatmulKernel& ScalarMatmulKernel() {
-  static constexpr MatmulKernel kKernel = {0, 1, ScalarMatmulRange};
+  static constexpr MatmulKernel kKernel = {1, ScalarMatmulRange, nullptr};
   return kKernel;
 }
 
@@ -102,27 +85,25 @@ absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
   job.accumulate = p.accumulate;
   if (job.m == 0 || job.n == 0) return absl::OkStatus();
   std::optional<ScratchPool::Lease> x_buf;
-  if (p.w.dtype == DType::kBF16 && kernel.bf16_interleave > 0 &&
-      job.k >= kernel.bf16_interleave) {
+  if (p.w.dtype == DType::kBF16 && kernel.interleave_bf16_x != nullptr) {
     x_buf.emplace(ctx.scratch->Acquire(job.m * job.k));
-    InterleaveX(job.x, job.m, job.k, kernel.bf16_interleave, x_buf->data());
+    kernel.interleave_bf16_x(job.x, job.m, job.k, x_buf->data());
     job.x = x_buf->data();
   }
-  // Hand each thread a contiguous run of whole granules of output columns.
-  const int64_t granule = kernel.n_granule;
-  const int64_t units = (job.n + granule - 1) / granule;
   const int64_t work = job.m * job.n * std::max<int64_t>(job.k, 1);
-  const int threads = static_cast<int>(std::min<int64_t>(
-      units, work < 4 * kMinParallelWork ? 1 : ctx.pool->num_threads()));
-  if (threads <= 1) {
+  if (work < 4 * kMinParallelWork) {
     kernel.run(job, 0, job.n);
     return absl::OkStatus();
   }
-  ctx.pool->RunOnAll([&](int t) {
-    if (t >= threads) return;
-    const int64_t begin = std::min(job.n, units * t / threads * granule);
-    const int64_t end = std::min(job.n, units * (t + 1) / threads * granule);
-    if (begin < end) kernel.run(job, begin, end);
+  // Whole granules of output columns, handed out dynamically in about four
+  // chunks per thread so a thread that falls behind (e.g. shares its core)
+  // does not hold up the op.
+  const int64_t granule = kernel.n_granule;
+  const int64_t units = (job.n + granule - 1) / granule;
+  const int64_t chunk =
+      std::max<int64_t>(1, units / (4 * ctx.pool->num_threads()));
+  ParallelDynamic(ctx, units, chunk, [&](int, int64_t begin, int64_t end) {
+    kernel.run(job, begin * granule, std::min(job.n, end * granule));
   });
   return absl::OkStatus();
 }

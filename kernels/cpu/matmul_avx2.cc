@@ -143,6 +143,28 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   }
 }
 
+void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
+  const int64_t full = k / kChunk * kChunk;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* src = x + i * k;
+    float* dst = out + i * k;
+    for (int64_t c = 0; c < full; c += kChunk) {
+      const __m256 a = _mm256_loadu_ps(src + c);
+      const __m256 b = _mm256_loadu_ps(src + c + 8);
+      // Per 128-bit lane: (a0 a2 b0 b2 | a4 a6 b4 b6); then order the lanes.
+      const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+      _mm256_storeu_ps(dst + c,
+                       _mm256_castpd_ps(_mm256_permute4x64_pd(
+                           _mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0))));
+      _mm256_storeu_ps(dst + c + 8,
+                       _mm256_castpd_ps(_mm256_permute4x64_pd(
+                           _mm256_castps_pd(odd), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+    for (int64_t c = full; c < k; ++c) dst[c] = src[c];
+  }
+}
+
 void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   switch (job.w_dtype) {
     case DType::kBF16:
@@ -157,7 +179,7 @@ void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
 }  // namespace
 
 const MatmulKernel& Avx2MatmulKernel() {
-  static constexpr MatmulKernel kKernel = {static_cast<int>(kChunk), 16, Run};
+  static constexpr MatmulKernel kKernel = {16, Run, InterleaveX};
   return kKernel;
 }
 

@@ -178,6 +178,24 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   }
 }
 
+void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+                                         22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const int64_t full = k / kChunk * kChunk;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* src = x + i * k;
+    float* dst = out + i * k;
+    for (int64_t c = 0; c < full; c += kChunk) {
+      const __m512 a = _mm512_loadu_ps(src + c);
+      const __m512 b = _mm512_loadu_ps(src + c + 16);
+      _mm512_storeu_ps(dst + c, _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(dst + c + 16, _mm512_permutex2var_ps(a, odd, b));
+    }
+    for (int64_t c = full; c < k; ++c) dst[c] = src[c];
+  }
+}
+
 void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   switch (job.w_dtype) {
     case DType::kBF16:
@@ -192,7 +210,7 @@ void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
 }  // namespace
 
 const MatmulKernel& Avx512MatmulKernel() {
-  static constexpr MatmulKernel kKernel = {static_cast<int>(kChunk), 16, Run};
+  static constexpr MatmulKernel kKernel = {16, Run, InterleaveX};
   return kKernel;
 }
 

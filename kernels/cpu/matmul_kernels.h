@@ -13,11 +13,8 @@
 namespace infernum::kernels::cpu {
 
 struct MatmulJob {
-  // [m, x_stride] f32. For bf16 weights with a kernel whose
-  // bf16_interleave > 0, each full chunk of bf16_interleave columns holds
-  // that chunk's even-indexed elements followed by its odd-indexed ones (the
-  // order the kernel widens packed bf16 pairs in); a tail shorter than a
-  // chunk keeps its natural order.
+  // [m, x_stride] f32. For bf16 weights with a kernel that has
+  // interleave_bf16_x, x as that function rewrote it.
   const float* x = nullptr;
   int64_t x_stride = 0;
   int64_t m = 0, k = 0, n = 0;
@@ -28,10 +25,15 @@ struct MatmulJob {
 };
 
 struct MatmulKernel {
-  int bf16_interleave = 0;  // 0: x is in natural order for every w dtype.
   // Output columns are handed out in multiples of this (except the last).
   int64_t n_granule = 1;
   void (*run)(const MatmulJob& job, int64_t n_begin, int64_t n_end) = nullptr;
+  // Optional, for bf16 weights: copies x ([m, k]) to out reordering every
+  // full chunk of C columns (C = 32 for AVX-512, 16 for AVX2) as the chunk's
+  // even-indexed elements then its odd-indexed ones, the order in which the
+  // kernel widens packed bf16 pairs; a shorter tail keeps its order.
+  void (*interleave_bf16_x)(const float* x, int64_t m, int64_t k,
+                            float* out) = nullptr;
 };
 
 const MatmulKernel& ScalarMatmulKernel();  // matmul.cc

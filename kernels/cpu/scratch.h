@@ -1,10 +1,11 @@
 // Internal to the CPU backend: reusable host buffers for per-call
 // temporaries (the interleaved copy of x in Matmul, attention scores), so
-// hot ops do not page-fault and zero a fresh allocation on every call.
-// Thread-safe: several streams may run ops concurrently.
+// hot ops do not page-fault a fresh allocation on every call. Thread-safe:
+// several streams may run ops concurrently.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -17,11 +18,16 @@ class ScratchPool {
   static constexpr size_t kMaxKeptFloats = size_t{64} << 20;  // 256 MiB.
   static constexpr size_t kMaxKeptBuffers = 8;
 
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    size_t size = 0;  // In floats.
+  };
+
   // A buffer of at least `floats` floats (contents unspecified), returned
   // to the pool when the lease is destroyed.
   class Lease {
    public:
-    Lease(ScratchPool* pool, std::vector<float> buffer)
+    Lease(ScratchPool* pool, Buffer buffer)
         : pool_(pool), buffer_(std::move(buffer)) {}
     ~Lease() {
       if (pool_ != nullptr) pool_->Release(std::move(buffer_));
@@ -30,35 +36,55 @@ class ScratchPool {
         : pool_(std::exchange(o.pool_, nullptr)),
           buffer_(std::move(o.buffer_)) {}
     Lease& operator=(Lease&&) = delete;
-    float* data() { return buffer_.data(); }
+    float* data() { return buffer_.data.get(); }
 
    private:
     ScratchPool* pool_;
-    std::vector<float> buffer_;
+    Buffer buffer_;
   };
 
+  // Takes the smallest kept buffer that fits, else replaces the largest one
+  // (its contents are not preserved).
   Lease Acquire(size_t floats) {
-    std::vector<float> buffer;
+    Buffer buffer;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!free_.empty()) {
-        buffer = std::move(free_.back());
-        free_.pop_back();
+      size_t pick = free_.size();
+      for (size_t i = 0; i < free_.size(); ++i) {
+        if (pick == free_.size() || Better(free_[i], free_[pick], floats)) {
+          pick = i;
+        }
+      }
+      if (pick < free_.size()) {
+        buffer = std::move(free_[pick]);
+        free_.erase(free_.begin() + pick);
       }
     }
-    if (buffer.size() < floats) buffer.resize(floats);
+    if (buffer.size < floats) {
+      buffer.data.reset(new float[floats]);
+      buffer.size = floats;
+    }
     return Lease(this, std::move(buffer));
   }
 
  private:
-  void Release(std::vector<float> buffer) {
-    if (buffer.size() > kMaxKeptFloats) return;
+  // Whether a suits a request of `floats` better than b: a fitting buffer
+  // beats one that does not; among fitting ones the smaller wins, among
+  // non-fitting ones the larger.
+  static bool Better(const Buffer& a, const Buffer& b, size_t floats) {
+    const bool a_fits = a.size >= floats, b_fits = b.size >= floats;
+    if (a_fits != b_fits) return a_fits;
+    return a_fits ? a.size < b.size : a.size > b.size;
+  }
+
+  void Release(Buffer buffer) {
+    if (buffer.size > kMaxKeptFloats) return;
     std::lock_guard<std::mutex> lock(mu_);
     if (free_.size() < kMaxKeptBuffers) free_.push_back(std::move(buffer));
   }
 
   std::mutex mu_;
-  std::vector<std::vector<float>> free_;
+  std::vector<Buffer> free_;
 };
 
 }  // namespace infernum::kernels::cpu
