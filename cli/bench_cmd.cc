@@ -218,7 +218,7 @@ int BenchMain(const std::vector<std::string>& args) {
 
   const int threads = std::max(1u, std::thread::hardware_concurrency());
   const double bw =
-      MeasureCopyBandwidth(static_cast<size_t>(copy_mib) << 20, threads, 3);
+      MeasureCopyBandwidth(static_cast<size_t>(copy_mib) << 20, threads, 8);
   auto r = RunBatch1(model, *cache, prompt_len, decode_len, reps);
   if (!r.ok()) {
     std::fprintf(stderr, "infernum bench: %s\n",
