@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/args.h"
+#include "cli/bench_serve.h"
 #include "cli/bench_throughput.h"
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
@@ -179,6 +180,9 @@ int ThroughputMain(const ParsedArgs& a) {
 }  // namespace
 
 int BenchMain(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "serve") {
+    return BenchServeMain({args.begin() + 1, args.end()});
+  }
   const std::vector<FlagSpec> specs = BenchFlags();
   auto a = ParseArgs(args, specs);
   if (!a.ok()) return UsageError("bench", std::string(a.status().message()));

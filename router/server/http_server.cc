@@ -89,6 +89,9 @@ HttpServer::HttpServer(ApiService* service, Options options)
   };
   server_->set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
   server_->set_keep_alive_max_count(1000);
+  // SSE chunks are small writes: without TCP_NODELAY, Nagle plus delayed ACKs
+  // hold each one back ~40 ms on a reused connection.
+  server_->set_tcp_nodelay(true);
   server_->set_read_timeout(30, 0);
   server_->set_write_timeout(30, 0);
   RegisterRoutes();
