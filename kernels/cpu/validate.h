@@ -1,5 +1,6 @@
-// Internal to the CPU backend: shape/dtype checks shared by the ops. Each
-// returns OK or InvalidArgument("<op>: <what> ..., got <tensor>").
+// Internal to the CPU backend: element conversion helpers, plus the shared
+// shape/dtype checks of kernels/op_checks.h (found by the ops through the
+// enclosing namespace).
 #pragma once
 
 #include <cstdint>
@@ -7,28 +8,10 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "kernels/op_checks.h"
 #include "kernels/tensor.h"
 
 namespace infernum::kernels::cpu {
-
-// `t` is defined, has `ndim` dims (none negative) and one of `dtypes`.
-absl::Status CheckTensor(std::string_view op, std::string_view name,
-                         const Tensor& t, int ndim,
-                         std::initializer_list<DType> dtypes);
-
-// t.dim(i) == expected.
-absl::Status CheckDim(std::string_view op, std::string_view name,
-                      const Tensor& t, int i, int64_t expected);
-
-// a and b have the same ndim and dims (dtypes may differ).
-absl::Status CheckSameShape(std::string_view op, std::string_view a_name,
-                            const Tensor& a, std::string_view b_name,
-                            const Tensor& b);
-
-// The byte ranges of a and b do not overlap (or one of them is empty).
-absl::Status CheckNoAlias(std::string_view op, std::string_view a_name,
-                          const Tensor& a, std::string_view b_name,
-                          const Tensor& b);
 
 // Element i of a tensor of dtype f32/bf16/f16 as f32.
 float LoadAsF32(const void* data, DType dtype, int64_t i);

@@ -8,7 +8,7 @@
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise_kernels.h"
-#include "kernels/cuda/op_checks.h"
+#include "kernels/op_checks.h"
 
 namespace infernum::kernels::cuda {
 namespace {

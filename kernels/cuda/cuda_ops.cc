@@ -8,8 +8,8 @@
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/gemm_kernels.h"
 #include "kernels/cuda/norm_rope_kernels.h"
-#include "kernels/cuda/op_checks.h"
 #include "kernels/cuda/softmax_kernels.h"
+#include "kernels/op_checks.h"
 
 namespace infernum::kernels::cuda {
 namespace {

@@ -6,8 +6,8 @@
 #include "common/status.h"
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cuda_status.h"
-#include "kernels/cuda/op_checks.h"
 #include "kernels/cuda/sampling_kernels.h"
+#include "kernels/op_checks.h"
 
 namespace infernum::kernels::cuda {
 namespace {

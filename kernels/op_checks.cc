@@ -1,11 +1,11 @@
-#include "kernels/cuda/op_checks.h"
+#include "kernels/op_checks.h"
 
 #include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 
-namespace infernum::kernels::cuda {
+namespace infernum::kernels {
 namespace {
 
 absl::Status Error(std::string_view op, std::string_view name,
@@ -30,7 +30,7 @@ absl::Status CheckTensor(std::string_view op, std::string_view name,
     std::string names;
     for (DType d : dtypes)
       absl::StrAppend(&names, names.empty() ? "" : "/", DTypeName(d));
-    return Error(op, name, absl::StrCat("must be ", names, " on cuda"), t);
+    return Error(op, name, absl::StrCat("must be ", names), t);
   }
   return absl::OkStatus();
 }
@@ -72,11 +72,10 @@ absl::Status CheckNoAlias(std::string_view op, std::string_view a_name,
 absl::Status CheckAligned(std::string_view op, std::string_view name,
                           const Tensor& t, size_t alignment) {
   if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0) {
-    return Error(op, name,
-                 absl::StrCat("must be ", alignment, "-byte aligned on cuda"),
+    return Error(op, name, absl::StrCat("must be ", alignment, "-byte aligned"),
                  t);
   }
   return absl::OkStatus();
 }
 
-}  // namespace infernum::kernels::cuda
+}  // namespace infernum::kernels

@@ -1,8 +1,8 @@
-// Internal to the CUDA backend: host-side shape/dtype checks of op params.
-// Each returns OK or InvalidArgument("<op>: <name> <what>, got <tensor>").
-// (Same rules as the CPU backend's checks.)
+// Host-side shape/dtype checks of op params, shared by every backend. Each
+// returns OK or InvalidArgument("<op>: <name> <what>, got <tensor>").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "kernels/tensor.h"
 
-namespace infernum::kernels::cuda {
+namespace infernum::kernels {
 
 // `t` is defined, has `ndim` dims (none negative) and one of `dtypes`.
 absl::Status CheckTensor(std::string_view op, std::string_view name,
@@ -31,4 +31,4 @@ absl::Status CheckNoAlias(std::string_view op, std::string_view a_name,
 absl::Status CheckAligned(std::string_view op, std::string_view name,
                           const Tensor& t, size_t alignment);
 
-}  // namespace infernum::kernels::cuda
+}  // namespace infernum::kernels
