@@ -10,7 +10,8 @@ WorkerPool::WorkerPool(Options options, std::unique_ptr<RoutingPolicy> policy)
     : options_(std::move(options)),
       policy_(std::move(policy)),
       registry_(static_cast<int>(options_.addresses.size())),
-      info_time_(options_.addresses.size(), absl::InfinitePast()) {
+      info_time_(options_.addresses.size(), absl::InfinitePast()),
+      down_marks_(options_.addresses.size(), 0) {
   for (const std::string& address : options_.addresses) {
     clients_.push_back(std::make_unique<WorkerClient>(address));
   }
@@ -27,6 +28,11 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::Poll(int worker) {
   const WorkerClient& c = *clients_[worker];
+  uint64_t marks_at_start;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    marks_at_start = down_marks_[worker];
+  }
   const absl::Status health = c.CheckHealth(options_.health_timeout);
   const bool was_healthy = registry_.IsHealthy(worker);
   if (!health.ok()) {
@@ -55,9 +61,19 @@ void WorkerPool::Poll(int worker) {
       return;
     }
     assets = *built;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      info_time_[worker] = absl::Now();
+    }
     LOG(INFO) << "worker " << c.address() << " serves model '"
               << assets->model_id << "' (context " << assets->max_context_length
               << ")";
+  }
+  {
+    // A request saw this worker fail while the poll ran: the poll's view is
+    // older than that, so leave the worker down until the next poll.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (down_marks_[worker] != marks_at_start) return;
   }
   registry_.SetWorker(worker, true, assets);
 }
@@ -107,6 +123,10 @@ std::optional<int> WorkerPool::PickWorker(const PickRequest& request,
 }
 
 void WorkerPool::MarkUnavailable(int worker) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++down_marks_[worker];
+  }
   if (registry_.IsHealthy(worker)) {
     LOG(WARNING) << "worker " << clients_[worker]->address()
                  << " unavailable; routing around it until the next poll";

@@ -72,8 +72,11 @@ class WorkerPool {
   ModelRegistry registry_;
   AssetCache assets_;
 
-  std::mutex mu_;  // Guards stopping_, threads_ and info_time_.
+  std::mutex mu_;  // Guards stopping_, threads_, info_time_ and down_marks_.
   std::vector<absl::Time> info_time_;  // Last GetModelInfo per worker.
+  // Times MarkUnavailable was called per worker: a poll that started before
+  // the latest mark must not mark the worker healthy again.
+  std::vector<uint64_t> down_marks_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
