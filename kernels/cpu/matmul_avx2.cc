@@ -17,13 +17,13 @@
 #pragma GCC target("avx2,fma,f16c")
 
 #include "kernels/cpu/avx2_util.h"
+#include "kernels/cpu/matmul_tiling.h"
 
 namespace infernum::kernels::cpu {
 namespace {
 
-constexpr int64_t kChunk = 16;              // k elements per main-loop step.
-constexpr int64_t kPanelBytes = 128 << 10;  // w panel reused across x rows.
-constexpr int64_t kPrefetchBytes = 1024;    // GEMV prefetch distance per w row.
+constexpr int64_t kChunk = 16;            // k elements per main-loop step.
+constexpr int64_t kPrefetchBytes = 1024;  // GEMV prefetch distance per w row.
 
 struct Bf16Weights {
   using T = uint16_t;
@@ -107,41 +107,16 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
   }
 }
 
-template <int NR, class W>
-void TileRows(int rows, const MatmulJob& job, const typename W::T* w,
-              int64_t i0, int64_t j0) {
-  switch (rows) {
-    case 1:
-      return Tile<1, NR, W>(job, w, i0, j0);
-    case 2:
-      return Tile<2, NR, W>(job, w, i0, j0);
-    case 3:
-      return Tile<3, NR, W>(job, w, i0, j0);
-    default:
-      return Tile<4, NR, W>(job, w, i0, j0);
+struct Avx2Tiles {
+  static constexpr int64_t kPanelBytes = 128 << 10;
+  static constexpr int kWideCols = 4;
+  static constexpr int kMidCols = 2;
+  template <int R, int NR, class W>
+  static void Run(const MatmulJob& job, const typename W::T* w, int64_t i0,
+                  int64_t j0) {
+    Tile<R, NR, W>(job, w, i0, j0);
   }
-}
-
-template <class W>
-void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
-  const auto* w = static_cast<const typename W::T*>(job.w);
-  const int64_t row_bytes = std::max<int64_t>(1, job.k * sizeof(typename W::T));
-  const int64_t panel =
-      job.m <= 4 ? n_end - n_begin
-                 : std::max<int64_t>(8, kPanelBytes / row_bytes / 8 * 8);
-  for (int64_t jp = n_begin; jp < n_end; jp += panel) {
-    const int64_t j_end = std::min(n_end, jp + panel);
-    for (int64_t i0 = 0; i0 < job.m; i0 += 4) {
-      const int rows = static_cast<int>(std::min<int64_t>(4, job.m - i0));
-      int64_t j0 = jp;
-      if (rows == 1) {
-        for (; j0 + 4 <= j_end; j0 += 4) Tile<1, 4, W>(job, w, i0, j0);
-      }
-      for (; j0 + 2 <= j_end; j0 += 2) TileRows<2, W>(rows, job, w, i0, j0);
-      for (; j0 < j_end; ++j0) TileRows<1, W>(rows, job, w, i0, j0);
-    }
-  }
-}
+};
 
 void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
   const int64_t full = k / kChunk * kChunk;
@@ -168,11 +143,14 @@ void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
 void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   switch (job.w_dtype) {
     case DType::kBF16:
-      return RunRange<Bf16Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx2Tiles, Bf16Weights>(job, n_begin,
+                                                             n_end);
     case DType::kF16:
-      return RunRange<F16Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx2Tiles, F16Weights>(job, n_begin,
+                                                            n_end);
     default:
-      return RunRange<F32Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx2Tiles, F32Weights>(job, n_begin,
+                                                            n_end);
   }
 }
 

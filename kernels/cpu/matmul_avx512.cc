@@ -23,11 +23,12 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "kernels/cpu/matmul_tiling.h"
+
 namespace infernum::kernels::cpu {
 namespace {
 
-constexpr int64_t kChunk = 32;              // k elements per main-loop step.
-constexpr int64_t kPanelBytes = 192 << 10;  // w panel reused across x rows.
+constexpr int64_t kChunk = 32;  // k elements per main-loop step.
 // Software prefetch distance along each w row: far ahead when streaming w
 // from memory (GEMV), short when the panel comes from L2.
 constexpr int64_t kGemvPrefetchBytes = 1024;
@@ -141,42 +142,16 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
   }
 }
 
-// Tiles of `rows` (1..4) rows of x by NR rows of w.
-template <int NR, class W>
-void TileRows(int rows, const MatmulJob& job, const typename W::T* w,
-              int64_t i0, int64_t j0) {
-  switch (rows) {
-    case 1:
-      return Tile<1, NR, W>(job, w, i0, j0);
-    case 2:
-      return Tile<2, NR, W>(job, w, i0, j0);
-    case 3:
-      return Tile<3, NR, W>(job, w, i0, j0);
-    default:
-      return Tile<4, NR, W>(job, w, i0, j0);
+struct Avx512Tiles {
+  static constexpr int64_t kPanelBytes = 192 << 10;
+  static constexpr int kWideCols = 8;
+  static constexpr int kMidCols = 4;
+  template <int R, int NR, class W>
+  static void Run(const MatmulJob& job, const typename W::T* w, int64_t i0,
+                  int64_t j0) {
+    Tile<R, NR, W>(job, w, i0, j0);
   }
-}
-
-template <class W>
-void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
-  const auto* w = static_cast<const typename W::T*>(job.w);
-  const int64_t row_bytes = std::max<int64_t>(1, job.k * sizeof(typename W::T));
-  const int64_t panel =
-      job.m <= 4 ? n_end - n_begin
-                 : std::max<int64_t>(8, kPanelBytes / row_bytes / 8 * 8);
-  for (int64_t jp = n_begin; jp < n_end; jp += panel) {
-    const int64_t j_end = std::min(n_end, jp + panel);
-    for (int64_t i0 = 0; i0 < job.m; i0 += 4) {
-      const int rows = static_cast<int>(std::min<int64_t>(4, job.m - i0));
-      int64_t j0 = jp;
-      if (rows == 1) {
-        for (; j0 + 8 <= j_end; j0 += 8) Tile<1, 8, W>(job, w, i0, j0);
-      }
-      for (; j0 + 4 <= j_end; j0 += 4) TileRows<4, W>(rows, job, w, i0, j0);
-      for (; j0 < j_end; ++j0) TileRows<1, W>(rows, job, w, i0, j0);
-    }
-  }
-}
+};
 
 void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
@@ -199,11 +174,14 @@ void InterleaveX(const float* x, int64_t m, int64_t k, float* out) {
 void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   switch (job.w_dtype) {
     case DType::kBF16:
-      return RunRange<Bf16Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx512Tiles, Bf16Weights>(job, n_begin,
+                                                               n_end);
     case DType::kF16:
-      return RunRange<F16Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx512Tiles, F16Weights>(job, n_begin,
+                                                              n_end);
     default:
-      return RunRange<F32Weights>(job, n_begin, n_end);
+      return matmul_tiling::RunRange<Avx512Tiles, F32Weights>(job, n_begin,
+                                                              n_end);
   }
 }
 
