@@ -5,7 +5,10 @@
 // --concurrency in flight and/or Poisson arrivals at --request-rate, and
 // reports throughput and TTFT / TPOT / ITL / E2E latency percentiles. With
 // --url and --compare-grpc it runs the same load against both and prints the
-// router's overhead.
+// router's overhead. --dataset shared-prefix sends a few long system prompts
+// shared by many requests (bench_serve_workload.h); --metrics-url reads the
+// workers' /metrics around each run and reports the prefill tokens they
+// actually computed (prompt tokens - prefix cache hits).
 #pragma once
 
 #include <string>

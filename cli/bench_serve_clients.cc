@@ -149,8 +149,19 @@ class HttpServeClient : public ServeClient {
       r.error = absl::StrCat("HTTP ", res.status, ": ", raw);
     } else if (!parser.error().empty()) {
       r.error = parser.error();
+    } else if (parser.done() && parser.num_chunks() == 0 &&
+               parser.usage_tokens() > 0) {
+      // Tokens were generated but none had visible text (a random-weight
+      // model can emit only special or partial-UTF-8 tokens): the client's
+      // first output is the end of the stream.
+      r.ok = true;
+      r.ttft_s = r.e2e_s;
+      r.output_tokens = parser.usage_tokens();
     } else if (!parser.done() || parser.num_chunks() == 0) {
-      r.error = "stream ended without [DONE] or without tokens";
+      r.error = absl::StrCat(
+          "stream ended ", parser.done() ? "without tokens" : "without [DONE]",
+          " (", parser.num_chunks(), " text chunks, usage ",
+          parser.usage_tokens(), " tokens): ", raw);
     } else {
       r.ok = true;
       r.output_tokens = parser.usage_tokens() >= 0 ? parser.usage_tokens()

@@ -15,6 +15,9 @@ const std::vector<FlagSpec>& ModelFlagSpecs() {
        "dummy weight dtype: f32 | bf16 | f16 (default bf16)"},
       {"backend", FlagType::kString, "cpu | cuda (default cpu)"},
       {"threads", FlagType::kInt, "CPU threads (default: all cores)"},
+      {"cpu-matmul-precision", FlagType::kString,
+       "f32 (exact, default) | bf16 (bf16 activations for bf16 weights, "
+       "AVX512-BF16 dot products)"},
   };
   return *specs;
 }
@@ -75,6 +78,7 @@ absl::StatusOr<worker::LoadedModel> LoadModelFromFlags(const ParsedArgs& a,
   if (threads < 0 || threads > 1024)
     return absl::InvalidArgumentError("--threads must be in [0, 1024]");
   o.backend.num_threads = static_cast<int>(threads);
+  o.backend.cpu_matmul_precision = a.GetString("cpu-matmul-precision", "f32");
   o.need_tokenizer = need_tokenizer;
   return worker::SetupModel(o);
 }

@@ -11,7 +11,7 @@
 namespace infernum::cli {
 
 // --model, --config, --load-format, --dtype, --seed-weights, --backend,
-// --threads.
+// --threads, --cpu-matmul-precision.
 const std::vector<FlagSpec>& ModelFlagSpecs();
 // --temperature, --top-k, --top-p, --min-p, --repetition-penalty,
 // --presence-penalty, --frequency-penalty, --seed, --logprobs.

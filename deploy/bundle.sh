@@ -12,7 +12,12 @@
 #                    nvidia-cublas wheel; only libcudart (<1 MB) is carried.
 #     --no-build     pack what bazel-bin already holds.
 #   _bundle/run.sh <binary> [args...]   runs a bundled binary
+#   _bundle/run.sh --ldd <binary>       its ldd under the same library path
+#   _bundle/run.sh --print-env          the LD_LIBRARY_PATH it uses (eval-able)
 #   _bundle/run.sh                      lists them
+# Test data travels too: _bundle/shared/models/{stories260K,configs} (point
+# INFERNUM_SHARED at _bundle/shared), and the device scripts of tests/gpu in
+# _bundle/gpu (tests/gpu/run_device.sh runs everything from the bundle).
 # Also writes _out/infernum-bundle.tar.xz (gitignored), the copy to carry to
 # a device machine: tar xJf _out/infernum-bundle.tar.xz -C /tmp.
 #
@@ -37,8 +42,12 @@ done
 # output base).
 bq() { bazel --output_base="$HOME/.cache/bazel-ob/$BZ" query "$@"; }
 
-targets=(//cli:infernum //kernels/cuda:cuda_bench)
-for t in //worker:infernum-worker //router:infernum-router; do
+# The benchmarks, and the tests run_device.sh runs besides the gpu-tagged
+# ones (the backend op tests include the cuda case; the factory test checks
+# CreateBackend on the device).
+targets=(//cli:infernum //kernels/cuda:cuda_bench //kernels:backend_ops_test
+  //kernels/cuda:cuda_factory_test)
+for t in //worker/server:infernum-worker //router:infernum-router; do
   if bq "$t" >/dev/null 2>&1; then targets+=("$t"); fi
 done
 # Every test tagged gpu (packages that fail to load are skipped).
@@ -91,16 +100,27 @@ done
 chmod -R u+w _bundle/lib
 for lib in _bundle/lib/*; do strip --strip-unneeded "$lib" 2>/dev/null || true; done
 
+# Test data (stories260K without its original/ llama2.c files, the model
+# shape configs) and the device scripts.
+shared="${INFERNUM_SHARED:-$(cd .. && pwd)/shared}"
+[ -d "$shared/models" ] || shared=/work/shared
+mkdir -p _bundle/shared/models/stories260K _bundle/shared/models/configs _bundle/gpu
+cp "$shared"/models/stories260K/*.json "$shared"/models/stories260K/*.safetensors \
+  _bundle/shared/models/stories260K/
+cp "$shared"/models/configs/*.json _bundle/shared/models/configs/
+cp tests/gpu/*.sh tests/gpu/*.py _bundle/gpu/ 2>/dev/null || true
+
 cat > _bundle/run.sh <<'RUN'
 #!/usr/bin/env bash
 # Runs a bundled binary with the bundled libraries first on the search path,
 # then the target's CUDA libraries (cuBLAS, unless bundled).
+#   run.sh <binary> [args...] | run.sh --ldd <binary> | run.sh --print-env
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -eq 0 ]; then
-  echo "usage: run.sh <binary> [args...]; binaries:"; ls "$here/bin"; exit 2
+  echo "usage: run.sh [--ldd] <binary> [args...] | run.sh --print-env; binaries:"
+  ls "$here/bin"; exit 2
 fi
-name="$1"; shift
 paths="$here/lib"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
   [ -d "$d" ] && paths="$paths:$d"
@@ -114,10 +134,15 @@ if [ ! -e "$here/lib/libcublasLt.so.13" ] && ! ls /usr/local/cuda/lib64/libcubla
   done
 fi
 export LD_LIBRARY_PATH="$paths${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+case "$1" in
+  --print-env) echo "export LD_LIBRARY_PATH='$LD_LIBRARY_PATH'"; exit 0 ;;
+  --ldd) exec ldd "$here/bin/$2" ;;
+esac
+name="$1"; shift
 exec "$here/bin/$name" "$@"
 RUN
 chmod +x _bundle/run.sh
-(cd _bundle && ls bin lib) > _bundle/MANIFEST
+(cd _bundle && ls bin lib && find shared gpu -type f | sort) > _bundle/MANIFEST
 # The compressed copy is what travels to a device machine (64 MiB limit):
 #   tar xJf _out/infernum-bundle.tar.xz -C /tmp && /tmp/_bundle/run.sh <binary>
 mkdir -p _out

@@ -10,6 +10,7 @@ PKGS=(
   python3 python3-torch python3-numpy python3-grpcio python3-grpc-tools
   python3-jinja2 python3-prometheus-client python3-yaml
   curl
+  docker-compose   # `docker-compose config` validates deploy/compose (no daemon needed)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -77,10 +77,14 @@ struct BackendOptions {
   std::string name = "cpu";  // "cpu" | "cuda".
   int num_threads = 0;   // CPU: threads including the caller; 0 = all cores.
   int device_index = 0;  // CUDA: which GPU.
+  // CPU: arithmetic of matmuls with bf16 weights: "f32" (exact, the
+  // reference) or "bf16" (activations rounded to bf16, AVX512-BF16 dot
+  // products; see CpuMatmulPrecision in cpu/cpu_backend.h).
+  std::string cpu_matmul_precision = "f32";
 };
 
-// Creates the named backend. InvalidArgument for an unknown name,
-// Unavailable when the device is missing (e.g. "cuda" without a GPU).
+// Creates the named backend. InvalidArgument for an unknown name or a bad
+// option, Unavailable when the device is missing (e.g. "cuda" without a GPU).
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
     const BackendOptions& options);
 

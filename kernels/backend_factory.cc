@@ -13,7 +13,15 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
       return absl::InvalidArgumentError(
           absl::StrCat("num_threads must be >= 0, got ", options.num_threads));
     }
-    return CreateCpuBackend(options.num_threads);
+    CpuBackendOptions cpu;
+    cpu.num_threads = options.num_threads;
+    if (!ParseCpuMatmulPrecision(options.cpu_matmul_precision,
+                                 &cpu.matmul_precision)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cpu_matmul_precision must be f32 or bf16, got '",
+                       options.cpu_matmul_precision, "'"));
+    }
+    return CreateCpuBackend(cpu);
   }
   if (options.name == "cuda") return CreateCudaBackend(options);
   return absl::InvalidArgumentError(absl::StrCat(

@@ -23,6 +23,8 @@ std::vector<BackendCase> AllBackendCases() {
       {"cpu_2threads", factory("cpu", 2)},
       {"cpu_avx2_2threads", cpu_isa(2, CpuIsa::kAvx2)},
       {"cpu_scalar_2threads", cpu_isa(2, CpuIsa::kScalar)},
+      // Skips (Unavailable) on machines without a CUDA device, such as CI.
+      {"cuda", factory("cuda", 0)},
   };
 }
 

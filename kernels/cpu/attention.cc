@@ -109,59 +109,106 @@ absl::StatusOr<AttentionPlan> PlanAttention(const PagedAttentionParams& p) {
   return plan;
 }
 
-// Attention of one query row for the `group` query heads sharing KV head kvh.
-// scratch holds group * (context + head_dim + 1) floats.
-void AttendRow(const CpuContext& ctx, const PagedAttentionParams& p,
-               const AttentionPlan& plan, int64_t row, int64_t kvh,
-               float* scratch) {
-  const VecKernels& vec = *ctx.vec;
-  const int64_t hd = plan.head_dim, bs = plan.block_size,
-                nkv = plan.num_kv_heads;
-  const int64_t group = plan.num_heads / nkv;
+// Where query row `row` reads the cache: its sequence's block table and
+// context, and the run of KV heads [kvh0, kvh0 + num_kvh) it covers.
+struct RowView {
+  const int32_t* table;
+  int64_t context, kvh0, num_kvh;
+  int64_t block_size, row_elems;  // Elements per cache row: nkv * hd.
+  size_t elem;                    // Bytes per cache element.
+
+  // Positions [t0, t0 + block_size) of a block are block_size rows of
+  // row_elems elements; the run of KV heads starts kvh0 * hd into each.
+  const char* BlockStart(const Tensor& cache, int64_t t0, int64_t hd) const {
+    const int64_t element =
+        static_cast<int64_t>(table[t0 / block_size]) * block_size * row_elems +
+        kvh0 * hd;
+    return static_cast<const char*>(cache.data) + element * elem;
+  }
+  // The cache is far larger than the CPU caches and its blocks scattered:
+  // the block at t0 is fetched while the one before it is computed.
+  void Prefetch(const Tensor& cache, int64_t t0, int64_t hd) const {
+    if (t0 >= context) return;
+    const char* start = BlockStart(cache, t0, hd);
+    const int64_t count = std::min(block_size, context - t0);
+    const int64_t run_bytes = num_kvh * hd * elem;
+    for (int64_t t = 0; t < count; ++t) {
+      for (int64_t b = 0; b < run_bytes; b += 64) {
+        __builtin_prefetch(start + t * row_elems * elem + b);
+      }
+    }
+  }
+};
+
+RowView MakeRowView(const PagedAttentionParams& p, const AttentionPlan& plan,
+                    int64_t row, int64_t kvh0, int64_t num_kvh) {
   const int32_t s = plan.row_seq[row];
   const int32_t* qsl = p.query_start_loc.as<int32_t>();
   const int64_t q_len = qsl[s + 1] - qsl[s];
-  const int64_t context =
-      p.seq_lens.as<int32_t>()[s] - q_len + (row - qsl[s]) + 1;
-  const int32_t* table = p.block_tables.as<int32_t>() + s * plan.max_blocks;
-  const int64_t head_offset = (row * plan.num_heads + kvh * group) * hd;
-  float* scores = scratch;                 // [group][context]
-  float* acc = scratch + group * context;  // [group][hd]
-  float* inv_sum = acc + group * hd;       // [group]
-  // Positions [t0, t0 + bs) of a block are bs rows of nkv * hd elements.
-  const bool bf16 = p.k_cache.dtype == DType::kBF16;
-  AttnBlock block{p.q.as<float>() + head_offset,
-                  group,
-                  hd,
-                  nullptr,
-                  bf16,
-                  nkv * hd,
-                  0,
-                  p.scale};
-  const auto block_start = [&](const Tensor& cache, int64_t t0) {
-    const int64_t element =
-        (static_cast<int64_t>(table[t0 / bs]) * bs * nkv + kvh) * hd;
-    return static_cast<const char*>(cache.data) +
-           element * DTypeSize(cache.dtype);
-  };
+  RowView v;
+  v.table = p.block_tables.as<int32_t>() + s * plan.max_blocks;
+  v.context = p.seq_lens.as<int32_t>()[s] - q_len + (row - qsl[s]) + 1;
+  v.kvh0 = kvh0;
+  v.num_kvh = num_kvh;
+  v.block_size = plan.block_size;
+  v.row_elems = plan.num_kv_heads * plan.head_dim;
+  v.elem = DTypeSize(p.k_cache.dtype);
+  return v;
+}
+
+// Attention of one query row for the query heads of KV heads [kvh0, kvh0 +
+// num_kvh) (`group` query heads each). Per query head the arithmetic is
+// fixed (scores block by block, one softmax, values block by block), so the
+// grouping of heads into calls never changes results. Walking the KV heads
+// inside each block reads every cache row in full, in order. scratch holds
+// num_kvh * group * (context + head_dim + 1) floats.
+void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
+                 const AttentionPlan& plan, int64_t row, int64_t kvh0,
+                 int64_t num_kvh, float* scratch) {
+  const VecKernels& vec = *ctx.vec;
+  const RowView view = MakeRowView(p, plan, row, kvh0, num_kvh);
+  const int64_t hd = plan.head_dim, bs = plan.block_size;
+  const int64_t context = view.context;
+  const int64_t group = plan.num_heads / plan.num_kv_heads;
+  const int64_t heads = num_kvh * group;
+  const int64_t head_offset = (row * plan.num_heads + kvh0 * group) * hd;
+  float* scores = scratch;                 // [heads][context]
+  float* acc = scratch + heads * context;  // [heads][hd]
+  float* inv_sum = acc + heads * hd;       // [heads]
+  const float* q = p.q.as<float>() + head_offset;
+  AttnBlock block{
+      nullptr,        group, hd,     nullptr, p.k_cache.dtype == DType::kBF16,
+      view.row_elems, 0,     p.scale};
+  view.Prefetch(p.k_cache, 0, hd);
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    block.kv = block_start(p.k_cache, t0);
+    view.Prefetch(p.k_cache, t0 + bs, hd);
+    const char* kv = view.BlockStart(p.k_cache, t0, hd);
     block.count = std::min(bs, context - t0);
-    vec.attn_scores(block, scores + t0, context);
+    for (int64_t h = 0; h < num_kvh; ++h) {
+      block.q = q + h * group * hd;
+      block.kv = kv + h * hd * view.elem;
+      vec.attn_scores(block, scores + h * group * context + t0, context);
+    }
   }
-  for (int64_t g = 0; g < group; ++g) {
+  view.Prefetch(p.v_cache, 0, hd);
+  for (int64_t g = 0; g < heads; ++g) {
     float* sg = scores + g * context;
     inv_sum[g] =
         1.0f / vec.exp_shift_sum(sg, vec.max(sg, context), sg, context);
   }
-  std::fill(acc, acc + group * hd, 0.0f);
+  std::fill(acc, acc + heads * hd, 0.0f);
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    block.kv = block_start(p.v_cache, t0);
+    view.Prefetch(p.v_cache, t0 + bs, hd);
+    const char* kv = view.BlockStart(p.v_cache, t0, hd);
     block.count = std::min(bs, context - t0);
-    vec.attn_values(scores + t0, context, block, acc);
+    for (int64_t h = 0; h < num_kvh; ++h) {
+      block.kv = kv + h * hd * view.elem;
+      vec.attn_values(scores + h * group * context + t0, context, block,
+                      acc + h * group * hd);
+    }
   }
   float* out = p.out.as<float>() + head_offset;
-  for (int64_t g = 0; g < group; ++g) {
+  for (int64_t g = 0; g < heads; ++g) {
     vec.scale(acc + g * hd, inv_sum[g], out + g * hd, hd);
   }
 }
@@ -214,19 +261,25 @@ absl::Status PagedAttention(const CpuContext& ctx,
   // Rows no sequence owns are zeroed so the output is fully defined.
   std::fill(p.out.as<float>() + plan.rows_covered * row_size,
             p.out.as<float>() + plan.num_tokens * row_size, 0.0f);
-  const int64_t items = plan.rows_covered * nkv;
-  const int64_t scratch_floats = group * (plan.max_context + plan.head_dim + 1);
-  const int64_t grain =
-      std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plan.max_context));
-  ScratchPool::Lease scratch =
-      ctx.scratch->Acquire(scratch_floats * ctx.pool->num_threads());
-  ParallelDynamic(ctx, items, grain,
-                  [&](int thread, int64_t begin, int64_t end) {
-                    float* mine = scratch.data() + thread * scratch_floats;
-                    for (int64_t item = begin; item < end; ++item) {
-                      AttendRow(ctx, p, plan, item / nkv, item % nkv, mine);
-                    }
-                  });
+  // Work items are (row, run of KV heads): whole rows when there are enough
+  // of them to keep every thread busy, else single KV heads.
+  const int64_t threads = ctx.pool->num_threads();
+  const int64_t kvh_per_item = plan.rows_covered >= 4 * threads ? nkv : 1;
+  const int64_t items_per_row = nkv / kvh_per_item;
+  const int64_t items = plan.rows_covered * items_per_row;
+  const int64_t scratch_floats =
+      kvh_per_item * group * (plan.max_context + plan.head_dim + 1);
+  const int64_t grain = std::max<int64_t>(
+      1, 4096 / std::max<int64_t>(1, plan.max_context * kvh_per_item));
+  ScratchPool::Lease scratch = ctx.scratch->Acquire(scratch_floats * threads);
+  ParallelDynamic(
+      ctx, items, grain, [&](int thread, int64_t begin, int64_t end) {
+        float* mine = scratch.data() + thread * scratch_floats;
+        for (int64_t item = begin; item < end; ++item) {
+          AttendHeads(ctx, p, plan, item / items_per_row,
+                      item % items_per_row * kvh_per_item, kvh_per_item, mine);
+        }
+      });
   return absl::OkStatus();
 }
 

@@ -86,12 +86,13 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
     for (int64_t t0 = 0; t0 < b.count; t0 += 16) {
       const int64_t nt = std::min<int64_t>(16, b.count - t0);
       __m512 acc[16];
+      // Past the last key, rows repeat the last one (its lanes are not
+      // stored): no branch in the unrolled loop, so acc stays in registers.
 #pragma GCC unroll 16
       for (int t = 0; t < 16; ++t) {
         acc[t] = _mm512_setzero_ps();
-        if (t >= nt) continue;
-        const auto* k =
-            static_cast<const typename Kv::T*>(b.kv) + (t0 + t) * b.kv_stride;
+        const auto* k = static_cast<const typename Kv::T*>(b.kv) +
+                        (t0 + std::min<int64_t>(t, nt - 1)) * b.kv_stride;
 #pragma GCC unroll 16
         for (int v = 0; v < DV; ++v) {
           acc[t] = _mm512_fmadd_ps(q[v], Kv::Load(k + 16 * v), acc[t]);

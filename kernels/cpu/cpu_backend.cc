@@ -35,17 +35,27 @@ class CpuStream : public Stream {};
 
 class CpuBackend : public Backend {
  public:
-  CpuBackend(int num_threads, CpuIsa isa) : pool_(num_threads) {
+  CpuBackend(const CpuBackendOptions& options, CpuIsa isa)
+      : pool_(options.num_threads) {
     ctx_.pool = &pool_;
     ctx_.isa = isa;
     ctx_.vec = &cpu::GetVecKernels(isa);
     ctx_.scratch = &scratch_;
+    ctx_.avx512_bf16 = isa == CpuIsa::kAvx512 && options.allow_avx512_bf16 &&
+                       CpuHasAvx512Bf16();
+    ctx_.matmul_precision = options.matmul_precision;
   }
 
   DeviceType device_type() const override { return DeviceType::kCpu; }
   std::string name() const override {
+    std::string precision;
+    if (ctx_.matmul_precision == CpuMatmulPrecision::kBf16) {
+      precision =
+          absl::StrCat(", bf16 matmul (",
+                       ctx_.avx512_bf16 ? "avx512_bf16" : "emulated", ")");
+    }
     return absl::StrCat("cpu (", CpuIsaName(ctx_.isa), ", ",
-                        pool_.num_threads(), " threads)");
+                        pool_.num_threads(), " threads", precision, ")");
   }
   DType activation_dtype() const override { return DType::kF32; }
 
@@ -183,13 +193,44 @@ const char* CpuIsaName(CpuIsa isa) {
   return "?";
 }
 
+bool CpuHasAvx512Bf16() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return DetectCpuIsa() == CpuIsa::kAvx512 &&
+         __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+const char* CpuMatmulPrecisionName(CpuMatmulPrecision precision) {
+  return precision == CpuMatmulPrecision::kBf16 ? "bf16" : "f32";
+}
+
+bool ParseCpuMatmulPrecision(std::string_view name,
+                             CpuMatmulPrecision* precision) {
+  for (CpuMatmulPrecision p :
+       {CpuMatmulPrecision::kF32, CpuMatmulPrecision::kBf16}) {
+    if (name == CpuMatmulPrecisionName(p)) {
+      *precision = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::unique_ptr<Backend> CreateCpuBackend(const CpuBackendOptions& options) {
+  const CpuIsa isa = std::min(DetectCpuIsa(), options.max_isa);
+  return std::make_unique<CpuBackend>(options, isa);
+}
+
 std::unique_ptr<Backend> CreateCpuBackend(int num_threads) {
-  return CreateCpuBackend(num_threads, CpuIsa::kAvx512);
+  return CreateCpuBackend(CpuBackendOptions{.num_threads = num_threads});
 }
 
 std::unique_ptr<Backend> CreateCpuBackend(int num_threads, CpuIsa max_isa) {
-  const CpuIsa isa = std::min(DetectCpuIsa(), max_isa);
-  return std::make_unique<CpuBackend>(num_threads, isa);
+  return CreateCpuBackend(
+      CpuBackendOptions{.num_threads = num_threads, .max_isa = max_isa});
 }
 
 namespace cpu {

@@ -32,6 +32,14 @@ TEST(CpuBackendTest, Factory) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CreateBackend({"cpu", -1}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  BackendOptions bf16{"cpu", 1};
+  bf16.cpu_matmul_precision = "bf16";
+  auto cpu_bf16 = CreateBackend(bf16);
+  ASSERT_TRUE(cpu_bf16.ok());
+  EXPECT_NE((*cpu_bf16)->name().find("bf16 matmul"), std::string::npos);
+  bf16.cpu_matmul_precision = "fp8";
+  EXPECT_EQ(CreateBackend(bf16).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CpuBackendTest, AllocationsAreAlignedAndOutliveTheBackend) {

@@ -21,11 +21,20 @@ struct CpuContext {
   CpuIsa isa = CpuIsa::kScalar;
   const VecKernels* vec = nullptr;  // GetVecKernels(isa).
   ScratchPool* scratch = nullptr;
+  // Whether vdpbf16ps may be used (the CPU has it and it is allowed).
+  bool avx512_bf16 = false;
+  CpuMatmulPrecision matmul_precision = CpuMatmulPrecision::kF32;
 };
 
 // Below this many element operations an op runs on the caller alone: waking
 // the pool costs more than it saves.
 inline constexpr int64_t kMinParallelWork = 1 << 15;
+// The same for ParallelRows (norms, RoPE, SiLU, ...; roughly 50 us of work
+// on one core). A parallel region costs a few us on an idle machine, but up
+// to a scheduler time slice when the machine is oversubscribed and a pool
+// thread has lost its core, so the small row ops of a decode step (e.g. 32
+// rows) stay on the caller.
+inline constexpr int64_t kMinParallelRowWork = 1 << 20;
 
 // Runs fn(begin, end) over [0, rows), on the pool when rows * work_per_row is
 // large enough to be worth it, else inline.
@@ -33,7 +42,7 @@ inline void ParallelRows(const CpuContext& ctx, int64_t rows,
                          int64_t work_per_row,
                          const std::function<void(int64_t, int64_t)>& fn) {
   if (rows <= 0) return;
-  if (rows == 1 || rows * work_per_row < kMinParallelWork ||
+  if (rows == 1 || rows * work_per_row < kMinParallelRowWork ||
       ctx.pool->num_threads() == 1) {
     fn(0, rows);
     return;

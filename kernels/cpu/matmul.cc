@@ -50,6 +50,19 @@ const MatmulKernel& KernelFor(CpuIsa isa) {
   return ScalarMatmulKernel();
 }
 
+const MatmulKernel& Bf16DotKernelFor(const CpuContext& ctx) {
+  switch (ctx.isa) {
+    case CpuIsa::kAvx512:
+      return ctx.avx512_bf16 ? Avx512Bf16DotKernel()
+                             : Avx512Bf16DotEmulatedKernel();
+    case CpuIsa::kAvx2:
+      return Avx2Bf16DotKernel();
+    case CpuIsa::kScalar:
+      break;
+  }
+  return ScalarBf16DotKernel();
+}
+
 absl::Status Validate(const MatmulParams& p) {
   constexpr std::string_view kOp = "Matmul";
   RETURN_IF_ERROR(CheckTensor(kOp, "x", p.x, 2, {DType::kF32}));
@@ -72,7 +85,10 @@ const MatmulKernel& ScalarMatmulKernel() {
 
 absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
   RETURN_IF_ERROR(Validate(p));
-  const MatmulKernel& kernel = KernelFor(ctx.isa);
+  const bool bf16_dot = ctx.matmul_precision == CpuMatmulPrecision::kBf16 &&
+                        p.w.dtype == DType::kBF16;
+  const MatmulKernel& kernel =
+      bf16_dot ? Bf16DotKernelFor(ctx) : KernelFor(ctx.isa);
   MatmulJob job;
   job.m = p.x.dim(0);
   job.k = p.x.dim(1);
@@ -85,10 +101,25 @@ absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
   job.accumulate = p.accumulate;
   if (job.m == 0 || job.n == 0) return absl::OkStatus();
   std::optional<ScratchPool::Lease> x_buf;
-  if (p.w.dtype == DType::kBF16 && kernel.interleave_bf16_x != nullptr) {
-    x_buf.emplace(ctx.scratch->Acquire(job.m * job.k));
-    kernel.interleave_bf16_x(job.x, job.m, job.k, x_buf->data());
-    job.x = x_buf->data();
+  // x is prepared row by row (on the pool for a long prefill).
+  const int64_t k = job.k;
+  if (bf16_dot) {
+    // bf16 values, two per scratch float.
+    x_buf.emplace(ctx.scratch->Acquire((job.m * k + 1) / 2));
+    auto* x_bf16 = reinterpret_cast<uint16_t*>(x_buf->data());
+    ParallelRows(ctx, job.m, 4 * k, [&](int64_t begin, int64_t end) {
+      kernel.round_x_bf16(job.x + begin * k, (end - begin) * k,
+                          x_bf16 + begin * k);
+    });
+    job.x_bf16 = x_bf16;
+  } else if (p.w.dtype == DType::kBF16 && kernel.interleave_bf16_x != nullptr) {
+    x_buf.emplace(ctx.scratch->Acquire(job.m * k));
+    float* x = x_buf->data();
+    ParallelRows(ctx, job.m, 4 * k, [&](int64_t begin, int64_t end) {
+      kernel.interleave_bf16_x(job.x + begin * k, end - begin, k,
+                               x + begin * k);
+    });
+    job.x = x;
   }
   const int64_t work = job.m * job.n * std::max<int64_t>(job.k, 1);
   if (work < 4 * kMinParallelWork) {

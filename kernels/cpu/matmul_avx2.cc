@@ -111,6 +111,7 @@ struct Avx2Tiles {
   static constexpr int64_t kPanelBytes = 128 << 10;
   static constexpr int kWideCols = 4;
   static constexpr int kMidCols = 2;
+  static constexpr bool kPrefetchNextPanel = false;
   template <int R, int NR, class W>
   static void Run(const MatmulJob& job, const typename W::T* w, int64_t i0,
                   int64_t j0) {

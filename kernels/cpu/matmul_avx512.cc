@@ -4,11 +4,12 @@
 // products over the whole of k: MR*NR zmm accumulators, w widened exactly to
 // f32 in registers (bf16: shift/mask of packed pairs, matching the even/odd
 // interleave of x; f16: vcvtph2ps), f32 FMAs, one horizontal sum per output
-// at the end. A thread walks its output columns in panels of w small enough
-// to stay in L2 and reuses each panel for every group of MR rows of x, so a
-// batch of m rows reads w from memory once. Compiled with per-function target
-// attributes, so this file links into binaries that run on any x86-64 CPU;
-// it is only called when DetectCpuIsa() reports AVX-512.
+// at the end (for 4x4 tiles, 16 sums at once in the same order). A thread walks
+// its output columns in panels of w small enough to stay in L2 and reuses each
+// panel for every group of MR rows of x, so a batch of m rows reads w from
+// memory once. Compiled with per-function target attributes, so this file links
+// into binaries that run on any x86-64 CPU; it is only called when
+// DetectCpuIsa() reports AVX-512.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "kernels/cpu/avx512_reduce.h"
 #include "kernels/cpu/matmul_tiling.h"
 
 namespace infernum::kernels::cpu {
@@ -131,6 +133,9 @@ void Tile(const MatmulJob& job, const typename W::T* w, int64_t i0,
       }
     }
   }
+  if constexpr (MR == 4 && NR == 4) {
+    return avx512::Store4x4(job, acc, i0, j0);
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     float* out = job.out + (i0 + i) * job.n + j0;
@@ -146,6 +151,7 @@ struct Avx512Tiles {
   static constexpr int64_t kPanelBytes = 192 << 10;
   static constexpr int kWideCols = 8;
   static constexpr int kMidCols = 4;
+  static constexpr bool kPrefetchNextPanel = false;
   template <int R, int NR, class W>
   static void Run(const MatmulJob& job, const typename W::T* w, int64_t i0,
                   int64_t j0) {

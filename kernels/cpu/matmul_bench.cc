@@ -1,5 +1,6 @@
 // Matmul throughput on the CPU backend (not a test; run by hand):
 //   BZ=cpu tools/bazelw run -c opt //kernels/cpu:matmul_bench -- [threads]
+//     [all|gemm|attention] [matmul_precision=f32|bf16]
 // Prints the large-copy memory bandwidth, bf16 GEMV bandwidth against it,
 // and GEMM GFLOP/s for several batch sizes. Weights rotate through enough
 // copies to exceed the last-level cache, as a model's layers do.
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/thread_pool.h"
@@ -143,7 +145,13 @@ void BenchAttention(Backend& backend, const AttentionShape& a) {
   constexpr int kBlock = 16;
   const int blocks_per_seq = (a.context + kBlock - 1) / kBlock;
   const int64_t n = int64_t{a.num_seqs} * a.query_len;
-  const int64_t num_blocks = int64_t{a.num_seqs} * blocks_per_seq;
+  const int64_t seq_blocks = int64_t{a.num_seqs} * blocks_per_seq;
+  // Calls rotate through copies of the cache that together exceed the
+  // last-level cache, as a model's layers do.
+  const int64_t block_bytes = kBlock * a.nkv * a.hd * DTypeSize(a.cache_dtype);
+  const int64_t copies = std::max<int64_t>(
+      1, (int64_t{256} << 20) / (2 * seq_blocks * block_bytes));
+  const int64_t num_blocks = seq_blocks * copies;
   const int64_t cache_elems = num_blocks * kBlock * a.nkv * a.hd;
   DeviceBuffer q = MustAllocate(backend, n * a.nh * a.hd * 4);
   DeviceBuffer out = MustAllocate(backend, n * a.nh * a.hd * 4);
@@ -154,9 +162,17 @@ void BenchAttention(Backend& backend, const AttentionShape& a) {
   Fill(q.data(), DType::kF32, n * a.nh * a.hd, 0.1f);
   Fill(kc.data(), a.cache_dtype, cache_elems, 0.2f);
   Fill(vc.data(), a.cache_dtype, cache_elems, 0.3f);
-  std::vector<int32_t> tables(num_blocks), qsl(a.num_seqs + 1);
+  // Copy c's tables; blocks scattered as an engine's free list leaves them.
+  std::vector<std::vector<int32_t>> tables(copies);
+  std::vector<int32_t> order(num_blocks);
+  for (int64_t b = 0; b < num_blocks; ++b) order[b] = static_cast<int32_t>(b);
+  std::shuffle(order.begin(), order.end(), std::mt19937(1));
+  for (int64_t c = 0; c < copies; ++c) {
+    tables[c].assign(order.begin() + c * seq_blocks,
+                     order.begin() + (c + 1) * seq_blocks);
+  }
+  std::vector<int32_t> qsl(a.num_seqs + 1);
   std::vector<int32_t> lens(a.num_seqs, a.context);
-  for (int64_t b = 0; b < num_blocks; ++b) tables[b] = static_cast<int32_t>(b);
   for (int s = 0; s <= a.num_seqs; ++s) qsl[s] = s * a.query_len;
   PagedAttentionParams p;
   p.q = Tensor(q.data(), DType::kF32, {n, a.nh, a.hd});
@@ -164,14 +180,17 @@ void BenchAttention(Backend& backend, const AttentionShape& a) {
       Tensor(kc.data(), a.cache_dtype, {num_blocks, kBlock, a.nkv, a.hd});
   p.v_cache =
       Tensor(vc.data(), a.cache_dtype, {num_blocks, kBlock, a.nkv, a.hd});
-  p.block_tables =
-      Tensor(tables.data(), DType::kI32, {a.num_seqs, blocks_per_seq});
+
   p.query_start_loc = Tensor(qsl.data(), DType::kI32, {a.num_seqs + 1});
   p.seq_lens = Tensor(lens.data(), DType::kI32, {a.num_seqs});
   p.out = Tensor(out.data(), DType::kF32, {n, a.nh, a.hd});
   p.scale = 0.125f;
   p.num_seqs = a.num_seqs;
+  int64_t next = 0;
   const Timing t = TimeCalls([&] {
+    p.block_tables =
+        Tensor(tables[next].data(), DType::kI32, {a.num_seqs, blocks_per_seq});
+    next = (next + 1) % copies;
     if (!backend.PagedAttention(p, backend.default_stream()).ok()) std::exit(1);
   });
   // Causal: query row r of a sequence sees context - query_len + r + 1 keys.
@@ -186,10 +205,31 @@ void BenchAttention(Backend& backend, const AttentionShape& a) {
       flop / t.cpu / 1e9);
 }
 
+void BenchAttentions(Backend& backend) {
+  for (DType cache : {DType::kF32, DType::kBF16}) {
+    BenchAttention(backend, {1, 1, 2048, 32, 8, 64, cache});
+    BenchAttention(backend, {32, 1, 512, 12, 4, 64, cache});
+    BenchAttention(backend, {32, 1, 160, 12, 4, 64, cache});
+    BenchAttention(backend, {1, 512, 512, 32, 8, 64, cache});
+  }
+}
+
 int Main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
-  auto backend = CreateCpuBackend(threads);
+  const std::string only = argc > 2 ? argv[2] : "all";
+  CpuBackendOptions options;
+  options.num_threads = threads;
+  if (argc > 3 &&
+      !ParseCpuMatmulPrecision(argv[3], &options.matmul_precision)) {
+    std::fprintf(stderr, "bad matmul precision %s\n", argv[3]);
+    return 2;
+  }
+  auto backend = CreateCpuBackend(options);
   std::printf("backend: %s\n", backend->name().c_str());
+  if (only == "attention") {
+    BenchAttentions(*backend);
+    return 0;
+  }
   const double copy1 = CopyBandwidth(*backend, 1);
   const int pool_threads =
       threads > 0 ? threads
@@ -224,11 +264,7 @@ int Main(int argc, char** argv) {
         static_cast<long long>(m), static_cast<long long>(m), t * 1e6,
         flop / t / 1e9, m * t1 / t, flop / timing.cpu / 1e9);
   }
-  for (DType cache : {DType::kF32, DType::kBF16}) {
-    BenchAttention(*backend, {1, 1, 2048, 32, 8, 64, cache});
-    BenchAttention(*backend, {32, 1, 512, 12, 4, 64, cache});
-    BenchAttention(*backend, {1, 512, 512, 32, 8, 64, cache});
-  }
+  if (only == "all") BenchAttentions(*backend);
   return 0;
 }
 

@@ -16,6 +16,8 @@ struct MatmulJob {
   // [m, x_stride] f32. For bf16 weights with a kernel that has
   // interleave_bf16_x, x as that function rewrote it.
   const float* x = nullptr;
+  // bf16-dot kernels only: x rounded to bf16, [m, x_stride].
+  const uint16_t* x_bf16 = nullptr;
   int64_t x_stride = 0;
   int64_t m = 0, k = 0, n = 0;
   const void* w = nullptr;  // [n, k] f32/bf16/f16.
@@ -34,10 +36,29 @@ struct MatmulKernel {
   // kernel widens packed bf16 pairs; a shorter tail keeps its order.
   void (*interleave_bf16_x)(const float* x, int64_t m, int64_t k,
                             float* out) = nullptr;
+  // bf16-dot kernels: out[i] = F32ToBf16(x[i]) for i < count (nearest even;
+  // NaN stays NaN), which the caller stores in MatmulJob::x_bf16.
+  void (*round_x_bf16)(const float* x, int64_t count, uint16_t* out) = nullptr;
 };
 
 const MatmulKernel& ScalarMatmulKernel();  // matmul.cc
 const MatmulKernel& Avx2MatmulKernel();    // matmul_avx2.cc
 const MatmulKernel& Avx512MatmulKernel();  // matmul_avx512.cc
+
+// bf16-dot kernels (CpuMatmulPrecision::kBf16, bf16 weights only), for
+// x_bf16 (x rounded to bf16) and bf16 w:
+//   out[i, j] (+)= the dot product of x_bf16[i, :] and w[j, :]
+// with the arithmetic of AVX512-BF16's VDPBF16PS: k is cut into chunks of 32
+// elements (the last one zero-filled); lane l < 16 of an f32 accumulator
+// takes each chunk's pair (2l + 1, 2l) as two f32 FMAs of exact bf16
+// products, odd element first, with denormal inputs read as zero and
+// denormal results flushed to zero (DAZ, FTZ); the 16 lanes are then summed
+// in _mm512_reduce_add_ps's order (avx512_reduce.h). Every implementation
+// below gives the same bits for every row whatever m and the tiling.
+const MatmulKernel& ScalarBf16DotKernel();  // matmul_bf16dot_scalar.cc
+const MatmulKernel& Avx2Bf16DotKernel();    // matmul_bf16dot_avx2.cc
+// vdpbf16ps (needs AVX512-BF16) and its AVX-512F emulation.
+const MatmulKernel& Avx512Bf16DotKernel();          // matmul_bf16dot_avx512.cc
+const MatmulKernel& Avx512Bf16DotEmulatedKernel();  // matmul_bf16dot_avx512.cc
 
 }  // namespace infernum::kernels::cpu

@@ -6,6 +6,7 @@
 //   static constexpr int64_t kPanelBytes;  // w panel reused across x rows
 //   static constexpr int kWideCols;        // w rows per tile when x has 1 row
 //   static constexpr int kMidCols;         // w rows per tile for 1..4 x rows
+//   static constexpr bool kPrefetchNextPanel;  // see RunRange
 //   template <int R, int NR, class W>
 //   static void Run(const MatmulJob&, const typename W::T* w, int64_t i0,
 //                   int64_t j0);           // out[i0:i0+R, j0:j0+NR]
@@ -36,6 +37,8 @@ void TileRows(int rows, const MatmulJob& job, const typename W::T* w,
   }
 }
 
+inline constexpr int64_t kMaxPrefetchLines = 16;
+
 // Computes output columns [n_begin, n_end) for every row of x.
 template <class Tiles, class W>
 void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
@@ -47,6 +50,21 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   constexpr int kWide = Tiles::kWideCols, kMid = Tiles::kMidCols;
   for (int64_t jp = n_begin; jp < n_end; jp += panel) {
     const int64_t j_end = std::min(n_end, jp + panel);
+    // The first row group reads this panel from memory. With
+    // kPrefetchNextPanel, while the other row groups reuse it from L2, the
+    // next panel is prefetched into L2, a few cache lines per tile (at most
+    // kMaxPrefetchLines: bursts of prefetches stall the loads).
+    const char* next = reinterpret_cast<const char*>(w + j_end * job.k);
+    const char* next_end = reinterpret_cast<const char*>(
+        w + std::min(n_end, j_end + panel) * job.k);
+    const int64_t later_tiles =
+        (job.m - 1) / 4 * ((j_end - jp + kMid - 1) / kMid);
+    const int64_t lines_per_tile =
+        !Tiles::kPrefetchNextPanel || later_tiles == 0
+            ? 0
+            : std::min<int64_t>(
+                  kMaxPrefetchLines,
+                  ((next_end - next) / 64 + later_tiles - 1) / later_tiles);
     for (int64_t i0 = 0; i0 < job.m; i0 += 4) {
       const int rows = static_cast<int>(std::min<int64_t>(4, job.m - i0));
       int64_t j0 = jp;
@@ -56,6 +74,12 @@ void RunRange(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
         }
       }
       for (; j0 + kMid <= j_end; j0 += kMid) {
+        if (i0 > 0) {
+          for (int64_t l = 0; l < lines_per_tile && next < next_end; ++l) {
+            __builtin_prefetch(next, 0, 2);
+            next += 64;
+          }
+        }
         TileRows<Tiles, kMid, W>(rows, job, w, i0, j0);
       }
       for (; j0 < j_end; ++j0) TileRows<Tiles, 1, W>(rows, job, w, i0, j0);

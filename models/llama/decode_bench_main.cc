@@ -1,19 +1,28 @@
 // Measures LlamaModel decode throughput on dummy weights at a real shape:
 //   bazel run -c opt //models/llama:decode_bench -- \
 //     /work/shared/models/configs/llama-100m.json [dtype=bf16] [threads=0]
-//     [batch=1] [context=128] [steps=64]
+//     [batch=1] [context=128] [steps=64] [profile=0|1|2]
+//     [matmul_precision=f32|bf16]
 // Each of `batch` sequences gets a `context`-token prefill, then `steps`
-// decode steps run with all sequences in one batch; prints tokens/s.
+// decode steps run with all sequences in one batch; prints tokens/s, the
+// min and median step time, a hash of the last step's logits (to check that
+// two builds give the same bits) and, with profile=1, each op's wall time
+// per step (profile=2: the calling thread's CPU time; use threads=1).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/logging.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/llama/llama_model.h"
+#include "models/llama/profiling_backend.h"
 
 namespace infernum::models {
 namespace {
@@ -43,54 +52,123 @@ ForwardBatch Step(int batch, int start, int len, int per_seq, int bs) {
   return b;
 }
 
+struct Options {
+  std::string config_path;
+  std::string dtype_name = "bf16";
+  int threads = 0, batch = 1, context = 128, steps = 64;
+  int profile = 0;  // 1: wall time per op; 2: the caller's CPU time per op.
+  kernels::CpuMatmulPrecision precision = kernels::CpuMatmulPrecision::kF32;
+};
+
+bool ParseOptions(int argc, char** argv, Options& o) {
+  if (argc < 2) return false;
+  o.config_path = argv[1];
+  if (argc > 2) o.dtype_name = argv[2];
+  if (argc > 3) o.threads = std::atoi(argv[3]);
+  if (argc > 4) o.batch = std::atoi(argv[4]);
+  if (argc > 5) o.context = std::atoi(argv[5]);
+  if (argc > 6) o.steps = std::atoi(argv[6]);
+  if (argc > 7) o.profile = std::atoi(argv[7]);
+  return argc <= 8 || kernels::ParseCpuMatmulPrecision(argv[8], &o.precision);
+}
+
+// FNV-1a of the logits: equal across builds iff they are bit-identical.
+uint64_t Hash(const std::vector<float>& logits) {
+  uint64_t hash = 1469598103934665603ull;
+  for (const float f : logits) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof(bits));
+    hash = (hash ^ bits) * 1099511628211ull;
+  }
+  return hash;
+}
+
+// Prints the min and median over steps of each op's time per step.
+void PrintOps(std::map<std::string, std::vector<double>>& op_s) {
+  double sum_min = 0, sum_median = 0;
+  for (auto& [label, v] : op_s) {
+    std::sort(v.begin(), v.end());
+    sum_min += v.front();
+    sum_median += v[v.size() / 2];
+    std::printf("  %-24s min %7.3f  median %7.3f ms/step\n", label.c_str(),
+                1e3 * v.front(), 1e3 * v[v.size() / 2]);
+  }
+  std::printf("  %-24s min %7.3f  median %7.3f ms/step\n", "ops total",
+              1e3 * sum_min, 1e3 * sum_median);
+}
+
+// The prefill, then o.steps decode steps (timed; per op when profiling).
+void Run(const Options& o, LlamaModel& model, ProfilingBackend& profiler) {
+  const int bs = 16;
+  const int per_seq = (o.context + o.steps + bs - 1) / bs;
+  auto cache = KvCache::Create(model.backend(),
+                               model.MakeKvCacheShape(per_seq * o.batch, bs));
+  CHECK_OK(cache.status());
+  std::vector<float> logits;
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_OK(model.Forward(Step(o.batch, 0, o.context, per_seq, bs), *cache,
+                         logits, nullptr));
+  const double prefill_s = Seconds(t0);
+  profiler.Reset();
+  std::vector<double> step_s;
+  std::map<std::string, std::vector<double>> op_s;  // Per step, per op.
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < o.steps; ++i) {
+    const auto s0 = std::chrono::steady_clock::now();
+    CHECK_OK(model.Forward(Step(o.batch, o.context + i, 1, per_seq, bs), *cache,
+                           logits, nullptr));
+    step_s.push_back(Seconds(s0));
+    for (const auto& [label, e] : profiler.entries()) {
+      op_s[label].push_back(e.seconds);
+    }
+    profiler.Reset();
+  }
+  const double decode_s = Seconds(t0);
+  std::sort(step_s.begin(), step_s.end());
+  std::printf("prefill %d x %d tokens: %.3fs (%.1f tok/s)\n", o.batch,
+              o.context, prefill_s, o.batch * o.context / prefill_s);
+  std::printf("decode batch %d, %d steps: %.2f ms/step, %.1f tok/s\n", o.batch,
+              o.steps, 1e3 * decode_s / o.steps, o.batch * o.steps / decode_s);
+  std::printf("step ms: min %.2f, median %.2f\n", 1e3 * step_s.front(),
+              1e3 * step_s[step_s.size() / 2]);
+  std::printf("last step's logits hash %016llx\n",
+              static_cast<unsigned long long>(Hash(logits)));
+  if (o.profile != 0) PrintOps(op_s);
+}
+
 int Main(int argc, char** argv) {
-  if (argc < 2) {
+  Options o;
+  if (!ParseOptions(argc, argv, o)) {
     std::fprintf(stderr,
-                 "usage: %s CONFIG.json [dtype] [threads] [batch] "
-                 "[context] [steps]\n",
+                 "usage: %s CONFIG.json [dtype] [threads] [batch] [context] "
+                 "[steps] [profile=0|1|2] [matmul_precision=f32|bf16]\n",
                  argv[0]);
     return 2;
   }
-  std::ifstream in(argv[1]);
+  std::ifstream in(o.config_path);
   std::stringstream text;
   text << in.rdbuf();
   auto config = ParseModelConfig(text.str(), "");
   CHECK_OK(config.status());
-  const std::string dtype_name = argc > 2 ? argv[2] : "bf16";
-  const kernels::DType dtype = dtype_name == "f32"   ? kernels::DType::kF32
-                               : dtype_name == "f16" ? kernels::DType::kF16
-                                                     : kernels::DType::kBF16;
-  const int threads = argc > 3 ? std::atoi(argv[3]) : 0;
-  const int batch = argc > 4 ? std::atoi(argv[4]) : 1;
-  const int context = argc > 5 ? std::atoi(argv[5]) : 128;
-  const int steps = argc > 6 ? std::atoi(argv[6]) : 64;
-  auto backend = kernels::CreateCpuBackend(threads);
-  auto t0 = std::chrono::steady_clock::now();
-  auto model = LlamaModel::LoadDummy(*config, dtype, 0, *backend);
+  const kernels::DType dtype = o.dtype_name == "f32"   ? kernels::DType::kF32
+                               : o.dtype_name == "f16" ? kernels::DType::kF16
+                                                       : kernels::DType::kBF16;
+  kernels::CpuBackendOptions cpu_options;
+  cpu_options.num_threads = o.threads;
+  cpu_options.matmul_precision = o.precision;
+  auto cpu_backend = kernels::CreateCpuBackend(cpu_options);
+  ProfilingBackend profiler(*cpu_backend,
+                            o.profile == 2 ? ProfilingBackend::Clock::kThreadCpu
+                                           : ProfilingBackend::Clock::kWall);
+  kernels::Backend& backend =
+      o.profile != 0 ? profiler : static_cast<kernels::Backend&>(*cpu_backend);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = LlamaModel::LoadDummy(*config, dtype, 0, backend);
   CHECK_OK(model.status());
   std::printf("backend %s; loaded %.2f GB dummy %s weights in %.2fs\n",
-              backend->name().c_str(), (*model)->weights().total_bytes / 1e9,
-              dtype_name.c_str(), Seconds(t0));
-  const int bs = 16;
-  const int per_seq = (context + steps + bs - 1) / bs;
-  auto cache = KvCache::Create(*backend,
-                               (*model)->MakeKvCacheShape(per_seq * batch, bs));
-  CHECK_OK(cache.status());
-  std::vector<float> logits;
-  t0 = std::chrono::steady_clock::now();
-  CHECK_OK((*model)->Forward(Step(batch, 0, context, per_seq, bs), *cache,
-                             logits, nullptr));
-  const double prefill_s = Seconds(t0);
-  t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < steps; ++i) {
-    CHECK_OK((*model)->Forward(Step(batch, context + i, 1, per_seq, bs), *cache,
-                               logits, nullptr));
-  }
-  const double decode_s = Seconds(t0);
-  std::printf("prefill %d x %d tokens: %.3fs (%.1f tok/s)\n", batch, context,
-              prefill_s, batch * context / prefill_s);
-  std::printf("decode batch %d, %d steps: %.2f ms/step, %.1f tok/s\n", batch,
-              steps, 1e3 * decode_s / steps, batch * steps / decode_s);
+              backend.name().c_str(), (*model)->weights().total_bytes / 1e9,
+              o.dtype_name.c_str(), Seconds(t0));
+  Run(o, **model, profiler);
   return 0;
 }
 

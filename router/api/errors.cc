@@ -15,7 +15,7 @@ constexpr ErrorKindInfo kTable[] = {
     {ErrorKind::kContextLengthExceeded, "context_length_exceeded", 400,
      "invalid_request_error", "context_length_exceeded",
      StatusCode::kOutOfRange},
-    {ErrorKind::kAuthentication, "authentication", 401, "authentication_error",
+    {ErrorKind::kAuthentication, "authentication", 401, "invalid_request_error",
      "invalid_api_key", StatusCode::kUnauthenticated},
     {ErrorKind::kPermissionDenied, "permission_denied", 403, "permission_error",
      "permission_denied", StatusCode::kPermissionDenied},

@@ -44,7 +44,7 @@ TEST(ErrorsTest, HttpStatusAndTypesMatchOpenAiConventions) {
   // From the OpenAI API error documentation / vLLM's behaviour.
   const Want wants[] = {
       {ErrorKind::kInvalidRequest, 400, "invalid_request_error"},
-      {ErrorKind::kAuthentication, 401, "authentication_error"},
+      {ErrorKind::kAuthentication, 401, "invalid_request_error"},
       {ErrorKind::kModelNotFound, 404, "not_found_error"},
       {ErrorKind::kRateLimited, 429, "rate_limit_error"},
       {ErrorKind::kInternal, 500, "server_error"},

@@ -108,31 +108,81 @@ absl::StatusOr<RunSpec> ApiService::PrepareCompletion(std::string_view body) {
   return spec;
 }
 
-ApiResponse ApiService::Run(RunSpec spec, const ConnectionCheck& connected) {
+std::string ApiService::PolicyOf(const std::string& model) const {
+  return pool_->PolicyName(model);
+}
+
+bool ApiService::Admit(const ConnectionCheck& connected, ApiResponse* out) {
+  if (options_.admission == nullptr) return true;
+  Admission::Refusal refusal = Admission::Refusal::kNone;
+  absl::StatusOr<Admission::Slot> slot = options_.admission->Acquire(
+      out->info.model, [&connected] { return !connected(); }, &refusal);
+  if (slot.ok()) {
+    out->slot = std::move(*slot);
+    return true;
+  }
+  GenerationInfo info = std::move(out->info);
+  *out = Error(slot.status());
+  out->info = std::move(info);
+  if (refusal == Admission::Refusal::kQueueFull ||
+      refusal == Admission::Refusal::kQueueTimeout) {
+    out->retry_after_s = options_.admission->retry_after_seconds();
+    out->rejected = refusal == Admission::Refusal::kQueueFull ? "rate_limit"
+                                                              : "queue_timeout";
+  }
+  return false;
+}
+
+void ApiService::Run(RunSpec spec, const ConnectionCheck& connected,
+                     ApiResponse* out) {
   spec.deadline = absl::Now() + options_.request_timeout;
   spec.max_attempts = options_.max_worker_attempts;
+  spec.stall_timeout = options_.stall_timeout;
+  spec.max_migrations = options_.max_migrations;
+  spec.counters = options_.counters;
   const bool stream = spec.options.stream;
   auto run = std::make_shared<GenerationRun>(pool_, std::move(spec));
   absl::Status st = run->Prime(connected);
-  if (!st.ok()) return Error(st);
-  if (stream) return ApiResponse{.status = 200, .stream = std::move(run)};
-  absl::StatusOr<std::string> body = run->Collect(connected);
-  if (!body.ok()) return Error(body.status());
-  return ApiResponse{.status = 200, .body = std::move(*body)};
+  if (st.ok() && stream) {
+    out->status = 200;
+    out->stream = std::move(run);
+    return;
+  }
+  absl::StatusOr<std::string> body =
+      st.ok() ? run->Collect(connected) : absl::StatusOr<std::string>(st);
+  if (!body.ok()) {
+    const ApiResponse error = Error(body.status());
+    out->status = error.status;
+    out->body = error.body;
+    return;
+  }
+  out->status = 200;
+  out->body = std::move(*body);
+  out->info.completion_tokens = run->usage().completion_tokens;
+  out->info.workers = run->workers_used();
+}
+
+ApiResponse ApiService::Serve(absl::StatusOr<RunSpec> spec,
+                              const ConnectionCheck& connected) {
+  if (!spec.ok()) return Error(spec.status());
+  ApiResponse out;
+  out.info.model = spec->model->model_id;
+  out.info.policy = PolicyOf(out.info.model);
+  out.info.stream = spec->options.stream;
+  out.info.prompt_tokens = spec->prompt_tokens;
+  if (!Admit(connected, &out)) return out;
+  Run(std::move(*spec), connected, &out);
+  return out;
 }
 
 ApiResponse ApiService::ChatCompletions(std::string_view body,
                                         const ConnectionCheck& connected) {
-  absl::StatusOr<RunSpec> spec = PrepareChat(body);
-  if (!spec.ok()) return Error(spec.status());
-  return Run(std::move(*spec), connected);
+  return Serve(PrepareChat(body), connected);
 }
 
 ApiResponse ApiService::Completions(std::string_view body,
                                     const ConnectionCheck& connected) {
-  absl::StatusOr<RunSpec> spec = PrepareCompletion(body);
-  if (!spec.ok()) return Error(spec.status());
-  return Run(std::move(*spec), connected);
+  return Serve(PrepareCompletion(body), connected);
 }
 
 ApiResponse ApiService::Models() const {
@@ -161,6 +211,15 @@ ApiResponse ApiService::Health() const {
                        {"workers_total", registry.num_workers()},
                        {"models", std::move(models)}};
   return ApiResponse{.status = healthy > 0 ? 200 : 503, .body = DumpJson(body)};
+}
+
+ApiResponse ApiService::Ready() const {
+  if (!pool_->Ready()) {
+    return Error(
+        MakeApiError(ErrorKind::kServiceUnavailable,
+                     "not ready: a configured model has no healthy worker"));
+  }
+  return ApiResponse{.status = 200, .body = R"({"status":"ready"})"};
 }
 
 }  // namespace infernum::router

@@ -2,6 +2,7 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -20,6 +21,27 @@ std::string ReadFile(const std::string& path) {
 }
 
 }  // namespace
+
+int32_t FakeNextToken(const std::vector<int32_t>& sequence) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the ids' bytes.
+  for (int32_t id : sequence) {
+    for (int b = 0; b < 4; ++b) {
+      h ^= (static_cast<uint32_t>(id) >> (8 * b)) & 0xFF;
+      h *= 0x100000001b3ULL;
+    }
+  }
+  h ^= h >> 29;
+  return static_cast<int32_t>(259 + h % 253);
+}
+
+std::vector<int32_t> FakeContinuation(std::vector<int32_t> prompt, int n) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(FakeNextToken(prompt));
+    prompt.push_back(out.back());
+  }
+  return out;
+}
 
 v1::ModelInfo Stories260KInfo() {
   const std::string dir =
@@ -49,7 +71,8 @@ bool FakeStream::Send(const std::vector<int32_t>& ids) {
     v1::GeneratedToken* t = resp.mutable_chunk()->add_tokens();
     t->set_token_id(id);
     if (request_.logprobs()) {
-      const float lp = -(num_sent_ + 1) / 8.0f;
+      const int k = request_.num_previously_generated() + num_sent_;
+      const float lp = -(k + 1) / 8.0f;
       t->set_logprob(lp);
       for (int j = 0; j < request_.top_logprobs(); ++j) {
         v1::TopLogprob* top = t->add_top_logprobs();
@@ -120,6 +143,56 @@ void FakeWorker::SetScript(Script script) {
   script_ = std::move(script);
 }
 
+void FakeWorker::ServeDeterministic(std::shared_ptr<FaultPlan> plan) {
+  SetScript(
+      [this, plan](const v1::GenerateRequest& request, FakeStream& stream) {
+        return Deterministic(request, stream, plan.get());
+      });
+}
+
+void FakeWorker::Kill() {
+  dead_.store(true);
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+}
+
+grpc::Status FakeWorker::Deterministic(const v1::GenerateRequest& request,
+                                       FakeStream& stream, FaultPlan* plan) {
+  const grpc::Status died(grpc::StatusCode::UNAVAILABLE, "fake worker died");
+  const bool faulty = plan != nullptr && plan->fault != Fault::kNone &&
+                      plan->num_streams.fetch_sub(1) > 0;
+  std::vector<int32_t> sequence(request.prompt_token_ids().begin(),
+                                request.prompt_token_ids().end());
+  const int budget =
+      request.max_tokens() > 0
+          ? request.max_tokens()
+          : info_.max_context_length() - static_cast<int>(sequence.size());
+  const auto& stops = request.stop_token_ids();
+  for (int i = 0; i < budget; ++i) {
+    if (faulty && i == plan->after_tokens) {
+      if (plan->fault == Fault::kDie) {
+        Kill();
+        return died;
+      }
+      stream.WaitUntilCancelled(absl::Hours(1));
+      return grpc::Status(grpc::StatusCode::CANCELLED, "stalled");
+    }
+    if (dead()) return died;
+    const int32_t token = FakeNextToken(sequence);
+    sequence.push_back(token);
+    if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+      stream.SendFinal(v1::FINISH_REASON_STOP, i + 1);
+      return grpc::Status::OK;
+    }
+    if (!stream.Send({token})) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
+  }
+  stream.SendFinal(v1::FINISH_REASON_LENGTH, budget);
+  return grpc::Status::OK;
+}
+
 std::vector<v1::GenerateRequest> FakeWorker::requests() const {
   std::lock_guard<std::mutex> lock(mu_);
   return requests_;
@@ -150,6 +223,9 @@ grpc::Status FakeWorker::Generate(
     requests_.push_back(*request);
     script = script_;
   }
+  if (dead()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake worker is dead");
+  }
   FakeStream stream(context, writer, *request);
   grpc::Status status =
       script ? script(*request, stream)
@@ -165,6 +241,9 @@ grpc::Status FakeWorker::Generate(
 grpc::Status FakeWorker::GetModelInfo(grpc::ServerContext*,
                                       const v1::GetModelInfoRequest*,
                                       v1::ModelInfo* response) {
+  if (dead()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake worker is dead");
+  }
   *response = info_;
   return grpc::Status::OK;
 }

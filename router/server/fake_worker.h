@@ -5,10 +5,17 @@
 // request and a FakeStream to send chunks / a final, stall until the router
 // cancels, or return an error status. Records every request and every
 // stream that saw its cancellation.
+//
+// For failover tests, ServeDeterministic() makes it a deterministic "model"
+// (FakeNextToken: the next token is a function of the whole sequence so
+// far) that honours num_previously_generated, so a sequence resumed on
+// another fake worker continues exactly like an uninterrupted run; a
+// FaultPlan makes a stream die or stall after some tokens.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -27,8 +34,9 @@ class FakeStream {
              grpc::ServerWriter<v1::GenerateResponse>* writer,
              const v1::GenerateRequest& request);
 
-  // Sends one chunk with these ids. With request.logprobs, token k of the
-  // stream (0-based, counting all chunks) gets logprob -(k+1)/8 and
+  // Sends one chunk with these ids. With request.logprobs, output token k
+  // of the sequence (0-based, counting all chunks and the request's
+  // num_previously_generated) gets logprob -(k+1)/8 and
   // top_logprobs alternatives ids (id+1+j) % 256 + 3 with logprob
   // -(k+1)/8 - (j+1)/4. False once the stream is broken or cancelled.
   bool Send(const std::vector<int32_t>& ids);
@@ -49,6 +57,33 @@ class FakeStream {
   int num_sent_ = 0;
 };
 
+// The deterministic fake model: the token after `sequence` (prompt and
+// outputs so far), a hash of every id in it, in [259, 511] (stories260K
+// word pieces, never a special or byte token).
+int32_t FakeNextToken(const std::vector<int32_t>& sequence);
+// The `n` tokens an uninterrupted deterministic run appends to `prompt`.
+std::vector<int32_t> FakeContinuation(std::vector<int32_t> prompt, int n);
+
+// What goes wrong in deterministic streams.
+enum class Fault {
+  kNone,
+  // The stream ends with UNAVAILABLE and the worker is Kill()ed: every
+  // other stream on it ends the same way at its next token, and it refuses
+  // all later calls (health NOT_SERVING).
+  kDie,
+  // The stream sends nothing more until the router cancels it (or the
+  // server shuts down); the worker stays healthy otherwise.
+  kStall,
+};
+
+// Shared by the workers serving with it: the first `num_streams` streams
+// that start (on any of them) get `fault` after sending `after_tokens`.
+struct FaultPlan {
+  Fault fault = Fault::kNone;
+  int after_tokens = 0;
+  std::atomic<int> num_streams{1};
+};
+
 class FakeWorker final : public v1::Worker::Service {
  public:
   using Script =
@@ -63,6 +98,17 @@ class FakeWorker final : public v1::Worker::Service {
   void Shutdown();
 
   void SetScript(Script script);
+
+  // Generate becomes the deterministic model: streams FakeNextToken ids one
+  // per chunk after the request's prompt (logprobs as FakeStream::Send),
+  // up to max_tokens (0: the context) then a LENGTH final, or up to a
+  // request stop id (not streamed; STOP final counting it).
+  // completion_tokens counts new tokens only (num_previously_generated
+  // excluded), like a real worker. `plan` (may be null) injects faults.
+  void ServeDeterministic(std::shared_ptr<FaultPlan> plan = nullptr);
+  // The worker "dies": see Fault::kDie. Irreversible.
+  void Kill();
+  bool dead() const { return dead_.load(); }
 
   // Requests received so far (in arrival order).
   std::vector<v1::GenerateRequest> requests() const;
@@ -83,7 +129,11 @@ class FakeWorker final : public v1::Worker::Service {
                        v1::LoadReport* response) override;
 
  private:
+  grpc::Status Deterministic(const v1::GenerateRequest& request,
+                             FakeStream& stream, FaultPlan* plan);
+
   v1::ModelInfo info_;
+  std::atomic<bool> dead_{false};
   std::unique_ptr<grpc::Server> server_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

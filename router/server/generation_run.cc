@@ -34,6 +34,9 @@ GenerationSession::Options SessionOptions(const RunSpec& spec) {
   o.route_workers = spec.route_workers;
   o.deadline = spec.deadline;
   o.max_attempts = spec.max_attempts;
+  o.stall_timeout = spec.stall_timeout;
+  o.max_migrations = spec.max_migrations;
+  o.counters = spec.counters;
   return o;
 }
 
@@ -187,23 +190,39 @@ absl::Status GenerationRun::HandleEvent(SequenceEvent& ev) {
 absl::Status GenerationRun::RunUntil(const std::function<bool()>& done,
                                      const ConnectionCheck& connected,
                                      const std::function<bool()>& after_event) {
+  // The connection probe (a poll() on the socket) and the clock are read at
+  // most every kPollInterval, not per token: a failed write reports a gone
+  // client at once anyway. Output is flushed only when no further event is
+  // queued, so a burst of tokens becomes one write.
+  absl::Time next_check = absl::InfinitePast();
   while (!done()) {
-    if (!connected()) {
-      session_.CancelAll();
-      return MakeApiError(ErrorKind::kCancelled, "the client disconnected");
-    }
-    if (absl::Now() > spec_.deadline + kDeadlineGrace) {
-      session_.CancelAll();
-      return MakeApiError(ErrorKind::kTimeout, "the request timed out");
+    const absl::Time now = absl::Now();
+    if (now >= next_check) {
+      next_check = now + kPollInterval;
+      if (!connected()) {
+        session_.CancelAll();
+        return MakeApiError(ErrorKind::kCancelled, "the client disconnected");
+      }
+      if (now > spec_.deadline + kDeadlineGrace) {
+        session_.CancelAll();
+        return MakeApiError(ErrorKind::kTimeout, "the request timed out");
+      }
     }
     std::optional<SequenceEvent> ev = session_.Next(kPollInterval);
-    if (!ev.has_value()) continue;
+    if (!ev.has_value()) {
+      next_check = absl::InfinitePast();    // Idle: probe on the next turn.
+      if (after_event && !after_event()) {  // Flush what is held back.
+        session_.CancelAll();
+        return MakeApiError(ErrorKind::kCancelled, "the client disconnected");
+      }
+      continue;
+    }
     absl::Status st = HandleEvent(*ev);
     if (!st.ok()) {
       session_.CancelAll();
       return st;
     }
-    if (after_event && !after_event()) {
+    if (after_event && (done() || !session_.HasQueued()) && !after_event()) {
       session_.CancelAll();
       return MakeApiError(ErrorKind::kCancelled, "the client disconnected");
     }

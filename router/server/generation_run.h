@@ -10,6 +10,10 @@
 //   streaming:     run.Stream(write, connected)   (from the chunk provider)
 // `connected` returns false once the client is gone (or the server stops):
 // every stream is then cancelled, so the workers free the sequences at once.
+// Worker failures are handled below (GenerationSession: retries, stall
+// detection, migration): a sequence that moves to another worker mid-stream
+// still reads as one stream here; only one that cannot be moved ends the
+// request with an error (an SSE error event when streaming).
 // Not thread-safe; one thread at a time (Prime may run on the handler
 // thread and Stream later on the provider thread).
 #pragma once
@@ -29,6 +33,7 @@
 #include "router/server/generation_session.h"
 #include "router/server/model_assets.h"
 #include "router/server/request_builder.h"
+#include "router/server/router_counters.h"
 #include "router/server/worker_pool.h"
 
 namespace infernum::router {
@@ -46,7 +51,13 @@ struct RunSpec {
   std::vector<std::string> echo_prefix;
   int64_t prompt_tokens = 0;  // usage.prompt_tokens (each prompt once).
   absl::Time deadline = absl::InfiniteFuture();
+  // Failover (GenerationSession::Options): dispatches before the first
+  // token, silence that counts as a stalled worker (<= 0: off), resumes
+  // after tokens were streamed, and the router-wide counters (may be null).
   int max_attempts = 3;
+  absl::Duration stall_timeout = absl::Seconds(30);
+  int max_migrations = 3;
+  RouterCounters* counters = nullptr;
 };
 
 using ConnectionCheck = std::function<bool()>;
@@ -69,6 +80,13 @@ class GenerationRun {
   // a failure mid-stream becomes an error event before [DONE]. Returns
   // false when the client went away or a write failed.
   bool Stream(const SseWriter& write, const ConnectionCheck& connected);
+
+  // Token counts so far (final once Collect/Stream returned).
+  Usage usage() const { return TotalUsage(); }
+  // Addresses of the workers that served (or tried) the sequences.
+  const std::vector<std::string>& workers_used() const {
+    return session_.workers_used();
+  }
 
  private:
   struct Choice {

@@ -1,91 +1,31 @@
 #include "router/server/http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
-#include <exception>
-#include <string>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
-#include "router/api/errors.h"
-#include "router/server/connection_probe.h"
+#include "router/server/http_server_internal.h"
+#include "router/server/http_task_queue.h"
 
 namespace infernum::router {
-namespace {
 
-constexpr char kJson[] = "application/json";
-
-// True for "application/json" with optional parameters (charset).
-bool IsJsonContentType(const std::string& value) {
-  const std::string media = absl::AsciiStrToLower(
-      absl::StripAsciiWhitespace(value.substr(0, value.find(';'))));
-  return media == kJson;
-}
-
-void SendError(httplib::Response& res, ErrorKind kind, std::string message) {
-  const ApiError error{.kind = kind, .message = std::move(message)};
-  res.status = error.info().http_status;
-  res.set_content(ErrorBodyJson(error), kJson);
-}
-
-// JSON body for errors produced by cpp-httplib itself (bad request line,
-// payload too large, unknown path, ...).
-ErrorKind KindForStatus(int status) {
-  switch (status) {
-    case 400:
-      return ErrorKind::kInvalidRequest;
-    case 404:
-      return ErrorKind::kNotFound;
-    case 405:
-      return ErrorKind::kMethodNotAllowed;
-    case 413:
-    case 414:
-      return ErrorKind::kRequestTooLarge;
-    case 503:
-      return ErrorKind::kServiceUnavailable;
-    default:
-      return status < 500 ? ErrorKind::kInvalidRequest : ErrorKind::kInternal;
-  }
-}
-
-// Error handler: a JSON body for errors cpp-httplib produced on its own.
-httplib::Server::HandlerResponse LibraryError(const httplib::Request& req,
-                                              httplib::Response& res) {
-  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-  const int status = res.status;
-  std::string message =
-      status == 404
-          ? absl::StrCat("no route for ", req.method, " ", req.path)
-          : absl::StrCat("the request failed with HTTP status ", status);
-  SendError(res, KindForStatus(status), std::move(message));
-  res.status = status;  // Keep the library's status (e.g. 414).
-  return httplib::Server::HandlerResponse::Handled;
-}
-
-void HandlerException(const httplib::Request&, httplib::Response& res,
-                      std::exception_ptr ep) {
-  std::string what = "unknown exception";
-  try {
-    if (ep) std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  LOG(ERROR) << "exception in a request handler: " << what;
-  SendError(res, ErrorKind::kInternal, "internal error");
-}
-
-}  // namespace
-
-HttpServer::HttpServer(ApiService* service, Options options)
+HttpServer::HttpServer(ApiService* service, Options options, Hooks hooks)
     : service_(service),
       options_(std::move(options)),
-      server_(std::make_unique<httplib::Server>()) {
-  const int threads = options_.num_threads;
-  server_->new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(threads));
+      hooks_(hooks),
+      server_(std::make_unique<Library>()),
+      active_(std::make_unique<ActiveCount>()) {
+  const ElasticTaskQueue::Options pool{.min_threads = options_.min_threads,
+                                       .max_threads = options_.num_threads};
+  server_->new_task_queue = [this, pool] {
+    ElasticTaskQueue::Options o = pool;
+    o.on_shutdown = [this] { AcceptLoopEnded(); };
+    return new ElasticTaskQueue(std::move(o));
   };
   server_->set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
   server_->set_keep_alive_max_count(1000);
@@ -101,135 +41,95 @@ HttpServer::~HttpServer() { Stop(); }
 
 absl::StatusOr<int> HttpServer::Bind() {
   const HostPort& l = options_.listen;
+  int port = 0;
   if (l.port == 0) {
-    const int port = server_->bind_to_any_port(l.host);
-    if (port > 0) return port;
+    port = server_->bind_to_any_port(l.host);
   } else if (server_->bind_to_port(l.host, l.port)) {
-    return l.port;
+    port = l.port;
   }
-  return absl::UnavailableError(
-      absl::StrCat("cannot listen on ", l.host, ":", l.port));
+  if (port <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", l.host, ":", l.port));
+  }
+  // listen() again on a listening socket only changes its backlog (Linux).
+  if (::listen(server_->listen_socket(), options_.listen_backlog) != 0) {
+    LOG(WARNING) << "could not raise the listen backlog to "
+                 << options_.listen_backlog;
+  }
+  return port;
 }
 
-void HttpServer::Serve() { server_->listen_after_bind(); }
-
-void HttpServer::Stop() {
-  stopping_.store(true);
-  server_->stop();
+int HttpServer::ListenBacklog() const {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(server_->listen_socket(), IPPROTO_TCP, TCP_INFO, &info,
+                 &len) != 0) {
+    return -1;
+  }
+  return static_cast<int>(info.tcpi_sacked);  // Listeners: max backlog.
 }
 
-// Non-streaming: status + JSON. Streaming: a chunk provider that runs the
-// GenerationRun on the connection's thread.
-void HttpServer::Send(const ApiResponse& api, httplib::Response& res) {
-  if (api.stream == nullptr) {
-    res.status = api.status;
-    res.set_content(api.body, kJson);
+void HttpServer::Serve() {
+  {
+    std::lock_guard<std::mutex> lock(listen_mu_);
+    if (listener_ != Listener::kBound) {  // Shut down before it started.
+      if (listener_ == Listener::kStopped) server_->MarkStopped(true);
+      listener_ = Listener::kClosed;
+      return;
+    }
+    listener_ = Listener::kAccepting;
+  }
+  server_->listen_after_bind();
+}
+
+void HttpServer::AcceptLoopEnded() {
+  std::lock_guard<std::mutex> lock(listen_mu_);
+  accept_loop_ended_ = true;
+  listen_cv_.notify_all();
+}
+
+void HttpServer::StopAccepting() {
+  std::lock_guard<std::mutex> lock(listen_mu_);
+  if (listener_ == Listener::kBound) {
+    listener_ = Listener::kStopped;  // Serve() will not listen.
+  } else if (listener_ == Listener::kAccepting && !accept_loop_ended_) {
+    server_->ShutdownListener();
+    listener_ = Listener::kDraining;
+  }
+}
+
+void HttpServer::EndConnections() {
+  std::unique_lock<std::mutex> lock(listen_mu_);
+  if (listener_ == Listener::kStopped) {  // Never served: close it here.
+    server_->MarkStopped(true);
+    listener_ = Listener::kClosed;
     return;
   }
-  res.status = 200;
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
-  std::shared_ptr<GenerationRun> run = api.stream;
-  res.set_chunked_content_provider(
-      "text/event-stream", [this, run](size_t, httplib::DataSink& sink) {
-        bool ok = false;
-        try {  // Nothing may escape into cpp-httplib's writer.
-          ok = run->Stream(
-              [&sink](std::string_view data) {
-                return sink.write(data.data(), data.size());
-              },
-              [this, &sink] { return Connected() && sink.is_writable(); });
-        } catch (const std::exception& e) {
-          LOG(ERROR) << "exception while streaming: " << e.what();
-        }
-        if (ok) sink.done();
-        return ok;
-      });
+  if (listener_ == Listener::kAccepting || listener_ == Listener::kDraining) {
+    // The accept loop closes the socket before it ends; only then may the
+    // socket be marked invalid (or the loop would leak it).
+    listen_cv_.wait_for(lock, std::chrono::seconds(5),
+                        [this] { return accept_loop_ended_; });
+    server_->MarkStopped(false);
+  }
 }
 
-bool HttpServer::ReadBody(const httplib::Request& req, httplib::Response& res,
-                          const httplib::ContentReader& reader,
-                          std::string* body) {
-  bool too_large = false;
-  auto receive = [&](const char* data, size_t n) {
-    if (body->size() + n > static_cast<size_t>(options_.max_body_bytes)) {
-      too_large = true;
-      return false;
-    }
-    body->append(data, n);
-    return true;
-  };
-  const bool multipart = req.is_multipart_form_data();
-  const bool read_ok =
-      multipart ? reader([](const httplib::MultipartFormData&) { return true; },
-                         receive)
-                : reader(receive);
-  if (!read_ok) {
-    res.set_header("Connection", "close");
-    if (too_large || res.status == 413) {
-      SendError(res, ErrorKind::kRequestTooLarge,
-                absl::StrCat("the request body exceeds the limit of ",
-                             options_.max_body_bytes, " bytes"));
-    } else {
-      SendError(res, ErrorKind::kInvalidRequest,
-                "could not read the request body");
-    }
-    return false;
+void HttpServer::Shutdown(absl::Duration grace) {
+  const bool first = !draining_.exchange(true);
+  StopAccepting();
+  if (first && grace > absl::ZeroDuration()) {
+    LOG(INFO) << "draining: " << active_->value()
+              << " request(s) in progress, grace " << grace;
   }
-  if (multipart || !IsJsonContentType(req.get_header_value("Content-Type"))) {
-    SendError(res, ErrorKind::kInvalidRequest,
-              "Content-Type must be application/json");
-    return false;
+  if (!active_->WaitForZero(grace) && grace > absl::ZeroDuration()) {
+    LOG(WARNING) << active_->value()
+                 << " request(s) still open after the grace period: "
+                    "cancelling them";
   }
-  return true;
+  stopping_.store(true);
+  EndConnections();
 }
 
-void HttpServer::HandlePost(bool chat, const httplib::Request& req,
-                            httplib::Response& res,
-                            const httplib::ContentReader& reader) {
-  std::string body;
-  if (!ReadBody(req, res, reader, &body)) return;
-  const ConnectionProbe probe(req.local_addr, req.local_port, req.remote_addr,
-                              req.remote_port);
-  const ConnectionCheck connected = [this, &probe] {
-    return Connected() && probe.PeerConnected();
-  };
-  Send(chat ? service_->ChatCompletions(body, connected)
-            : service_->Completions(body, connected),
-       res);
-}
-
-void HttpServer::RegisterRoutes() {
-  using httplib::ContentReader;
-  using httplib::Request;
-  using httplib::Response;
-  for (bool chat : {true, false}) {
-    server_->Post(chat ? "/v1/chat/completions" : "/v1/completions",
-                  [this, chat](const Request& req, Response& res,
-                               const ContentReader& reader) {
-                    HandlePost(chat, req, res, reader);
-                  });
-  }
-  server_->Get("/v1/models", [this](const Request&, Response& res) {
-    Send(service_->Models(), res);
-  });
-  server_->Get("/health", [this](const Request&, Response& res) {
-    Send(service_->Health(), res);
-  });
-  auto not_allowed = [](const Request& req, Response& res) {
-    SendError(
-        res, ErrorKind::kMethodNotAllowed,
-        absl::StrCat("method ", req.method, " is not allowed on ", req.path));
-  };
-  for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
-    server_->Get(path, not_allowed);
-  }
-  for (const char* path : {"/v1/models", "/health"}) {
-    server_->Post(path, not_allowed);
-  }
-  server_->set_error_handler(
-      httplib::Server::HandlerWithResponse(LibraryError));
-  server_->set_exception_handler(HandlerException);
-}
+int HttpServer::num_active_requests() const { return active_->value(); }
 
 }  // namespace infernum::router

@@ -3,26 +3,98 @@
 //   infernum-router --config router.yaml [--listen HOST:PORT]
 //                   [--workers h1:p1,h2:p2] [--max-body-bytes N] ...
 //
+// SIGTERM / SIGINT: graceful shutdown (stop accepting, new requests get
+// 503, open streams get shutdown_grace_s to finish, the rest is
+// cancelled), then exit 0. A second signal cancels at once.
 // Exit codes: 0 after SIGINT/SIGTERM, 1 when the port cannot be bound,
 // 2 for bad flags or config.
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdio>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/logging.h"
-#include "router/server/api_service.h"
 #include "router/server/config.h"
-#include "router/server/http_server.h"
-#include "router/server/routing_policy.h"
-#include "router/server/worker_pool.h"
+#include "router/server/router_app.h"
 
 namespace infernum::router {
 namespace {
+
+// After the grace period, connection threads still busy (a client that
+// stopped reading) get this long before the process exits regardless.
+constexpr absl::Duration kExitTimeout = absl::Seconds(10);
+
+// Waits for stop signals on its own thread: the first starts the graceful
+// shutdown, a second cancels what is left at once. When the connection
+// threads do not finish in time after shutdown, exits the process.
+class SignalHandler {
+ public:
+  SignalHandler(RouterApp* app, absl::Duration grace, sigset_t signals)
+      : app_(app), grace_(grace), signals_(signals) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  // Call once Serve() returned.
+  ~SignalHandler() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      served_ = true;
+    }
+    cv_.notify_all();
+    // Wake whichever thread still waits in sigwait (it sees served_ and
+    // returns); the signal is blocked, so it stays pending otherwise.
+    if (!shutting_down_.load()) pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+    if (second_.joinable()) {
+      pthread_kill(second_.native_handle(), SIGTERM);
+      second_.join();
+    }
+  }
+
+ private:
+  void Run() {
+    int sig = 0;
+    sigwait(&signals_, &sig);
+    if (Served()) return;
+    shutting_down_.store(true);
+    LOG(INFO) << "signal " << sig << ": shutting down (grace " << grace_ << ")";
+    second_ = std::thread([this] {
+      int again = 0;
+      sigwait(&signals_, &again);
+      if (Served()) return;
+      LOG(WARNING) << "signal " << again << ": cancelling open requests";
+      app_->Shutdown(absl::ZeroDuration());
+    });
+    app_->Shutdown(grace_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, absl::ToChronoNanoseconds(kExitTimeout),
+                      [this] { return served_; })) {
+      LOG(WARNING) << "connections still open " << kExitTimeout
+                   << " after the grace period: exiting";
+      std::_Exit(0);
+    }
+  }
+  bool Served() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return served_;
+  }
+
+  RouterApp* app_;
+  absl::Duration grace_;
+  sigset_t signals_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool served_ = false;
+  std::atomic<bool> shutting_down_{false};
+  std::thread thread_;
+  std::thread second_;  // Started by thread_; joined by the destructor.
+};
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -38,7 +110,7 @@ int Main(int argc, char** argv) {
     std::cerr << "infernum-router: " << config.status().message() << "\n";
     return 2;
   }
-  if (config->workers.empty()) {
+  if (config->workers.empty() && config->models.empty()) {
     LOG(WARNING) << "no workers configured: every request will get 503";
   }
 
@@ -50,41 +122,27 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  WorkerPool pool(
-      {.addresses = config->workers,
-       .refresh_interval = absl::Seconds(config->refresh_interval_s),
-       .model_info_timeout = absl::Seconds(config->model_info_timeout_s)},
-      MakeDefaultRoutingPolicy());
-  pool.RefreshAll();
-  pool.StartBackgroundRefresh();
-
-  ApiService service(
-      &pool, {.max_tokens_cap = config->max_tokens_cap,
-              .request_timeout = absl::Seconds(config->request_timeout_s),
-              .max_worker_attempts = config->max_worker_attempts,
-              .system_fingerprint = config->system_fingerprint});
-  HttpServer server(&service, {.listen = config->listen,
-                               .max_body_bytes = config->max_body_bytes,
-                               .num_threads = config->http_threads});
-  absl::StatusOr<int> port = server.Bind();
+  absl::StatusOr<std::unique_ptr<RouterApp>> app = RouterApp::Create(*config);
+  if (!app.ok()) {
+    std::cerr << "infernum-router: " << app.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<int> port = (*app)->Start();
   if (!port.ok()) {
     LOG(ERROR) << port.status().message();
     return 1;
   }
   LOG(INFO) << "infernum-router listening on " << config->listen.host << ":"
-            << *port << " with " << config->workers.size() << " worker(s), "
-            << pool.registry().num_healthy() << " healthy";
-
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    LOG(INFO) << "signal " << sig << ": shutting down";
-    server.Stop();
-  });
-  server.Serve();
-  server.Stop();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // Wake it if still waiting.
-  waiter.join();
+            << *port << " with " << (*app)->pool().num_workers()
+            << " worker(s), " << (*app)->pool().registry().num_healthy()
+            << " healthy";
+  {
+    SignalHandler handler(app->get(), absl::Seconds(config->shutdown_grace_s),
+                          signals);
+    (*app)->Serve();
+  }
+  app->reset();
+  LOG(INFO) << "infernum-router stopped";
   return 0;
 }
 

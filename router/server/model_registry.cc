@@ -11,10 +11,35 @@ namespace infernum::router {
 
 ModelRegistry::ModelRegistry(int num_workers) : workers_(num_workers) {}
 
+int ModelRegistry::AddWorker() {
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_.emplace_back();
+  return static_cast<int>(workers_.size()) - 1;
+}
+
+void ModelRegistry::SetRetired(int worker, bool retired) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WorkerState& w = workers_.at(worker);
+  w.retired = retired;
+  w.healthy = false;
+  w.assets = nullptr;
+}
+
+bool ModelRegistry::IsRetired(int worker) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return workers_.at(worker).retired;
+}
+
+void ModelRegistry::AddConfiguredModel(std::string model_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  configured_.insert(std::move(model_id));
+}
+
 void ModelRegistry::SetWorker(int worker, bool healthy,
                               std::shared_ptr<const ModelAssets> assets) {
   std::lock_guard<std::mutex> lock(mu_);
   WorkerState& w = workers_.at(worker);
+  if (w.retired) return;
   w.healthy = healthy;
   if (assets != nullptr) w.assets = std::move(assets);
 }
@@ -39,10 +64,11 @@ absl::StatusOr<ModelRegistry::Route> ModelRegistry::Find(
     std::string_view model_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   Route route;
-  bool known = false;
+  bool known = configured_.contains(model_id);
   bool any_healthy = false;
   for (size_t i = 0; i < workers_.size(); ++i) {
     const WorkerState& w = workers_[i];
+    if (w.retired) continue;
     any_healthy |= w.healthy;
     if (w.assets == nullptr || w.assets->model_id != model_id) continue;
     known = true;
@@ -74,6 +100,18 @@ std::vector<std::shared_ptr<const ModelAssets>> ModelRegistry::ServedModels()
   std::vector<std::shared_ptr<const ModelAssets>> out;
   for (auto& [id, assets] : by_id) out.push_back(std::move(assets));
   return out;
+}
+
+int ModelRegistry::num_workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(),
+                    [](const WorkerState& w) { return !w.retired; }));
+}
+
+int ModelRegistry::num_slots() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(workers_.size());
 }
 
 int ModelRegistry::num_healthy() const {

@@ -42,6 +42,43 @@ TEST(ModelRegistryTest, FindDistinguishesUnknownFromUnavailable) {
   EXPECT_EQ(served[1]->model_id, "b");
 }
 
+TEST(ModelRegistryTest, ConfiguredModelsAnswer503UntilServed) {
+  ModelRegistry reg(1);
+  reg.AddConfiguredModel("c");
+  reg.SetWorker(0, true, Model("a"));
+  EXPECT_EQ(KindOf(reg.Find("c")), ErrorKind::kServiceUnavailable);
+  EXPECT_EQ(KindOf(reg.Find("d")), ErrorKind::kModelNotFound);
+  const int w = reg.AddWorker();
+  EXPECT_EQ(w, 1);
+  EXPECT_FALSE(reg.IsHealthy(w));
+  reg.SetWorker(w, true, Model("c"));
+  auto r = reg.Find("c");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->workers, (std::vector<int>{1}));
+}
+
+TEST(ModelRegistryTest, RetiredWorkersCountNowhere) {
+  ModelRegistry reg(2);
+  reg.SetWorker(0, true, Model("a"));
+  reg.SetWorker(1, true, Model("b"));
+  reg.SetRetired(1, true);
+  EXPECT_TRUE(reg.IsRetired(1));
+  EXPECT_FALSE(reg.IsHealthy(1));
+  reg.SetWorker(1, true, Model("b"));  // A late poll result is ignored.
+  EXPECT_FALSE(reg.IsHealthy(1));
+  EXPECT_EQ(reg.num_workers(), 1);
+  EXPECT_EQ(reg.num_slots(), 2);
+  EXPECT_EQ(reg.num_healthy(), 1);
+  // Its model is forgotten: "b" is unknown now.
+  EXPECT_EQ(KindOf(reg.Find("b")), ErrorKind::kModelNotFound);
+  EXPECT_EQ(reg.ServedModels().size(), 1u);
+  reg.SetRetired(1, false);
+  EXPECT_EQ(reg.num_workers(), 2);
+  EXPECT_FALSE(reg.IsHealthy(1));  // Until its next poll.
+  reg.SetWorker(1, true, Model("b"));
+  EXPECT_TRUE(reg.Find("b").ok());
+}
+
 TEST(RoutingPolicyTest, RoundRobinCyclesPerModel) {
   RoundRobinPolicy policy;
   const std::vector<WorkerCandidate> three = {{0, 0}, {1, 5}, {2, 0}};

@@ -164,4 +164,14 @@ v1::GenerateRequest MakeGenerateRequest(const RequestOptions& o,
   return req;
 }
 
+v1::GenerateRequest MakeResumeRequest(const v1::GenerateRequest& original,
+                                      const std::vector<int32_t>& generated) {
+  v1::GenerateRequest req = original;
+  const int32_t k = static_cast<int32_t>(generated.size());
+  req.mutable_prompt_token_ids()->Add(generated.begin(), generated.end());
+  if (original.max_tokens() > 0) req.set_max_tokens(original.max_tokens() - k);
+  req.set_num_previously_generated(original.num_previously_generated() + k);
+  return req;
+}
+
 }  // namespace infernum::router

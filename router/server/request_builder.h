@@ -60,4 +60,16 @@ v1::GenerateRequest MakeGenerateRequest(const RequestOptions& options,
                                         const ModelAssets& model,
                                         const SequenceSpec& spec);
 
+// The request that resumes `original` on another worker after `generated`,
+// the K output tokens already streamed to the client (worker.proto,
+// GenerateRequest.num_previously_generated): prompt = original prompt +
+// generated, max_tokens = original max_tokens - K (0 stays 0, "until the
+// context is full"), num_previously_generated = original's + K; sampling
+// (seed included), min_tokens, stop ids and logprob settings unchanged, so
+// the worker continues the same seeded random stream at position K and
+// penalizes the K tokens as output. The caller must not resume a request
+// whose non-zero max_tokens is <= K (it is complete).
+v1::GenerateRequest MakeResumeRequest(const v1::GenerateRequest& original,
+                                      const std::vector<int32_t>& generated);
+
 }  // namespace infernum::router

@@ -113,6 +113,45 @@ TEST_F(RequestBuilderTest, GenerateRequestCarriesEveryOption) {
   EXPECT_EQ(r.stop_token_ids_size(), 1);
 }
 
+TEST_F(RequestBuilderTest, ResumeRequestContinuesTheSequence) {
+  RequestOptions o;
+  o.temperature = 0.8;
+  o.presence_penalty = 0.5;
+  o.seed = 42;
+  o.min_tokens = 6;
+  o.stop_token_ids = {13};
+  o.logprobs = true;
+  o.top_logprobs = 2;
+  const SequenceSpec spec{.request_id = "r-0",
+                          .prompt_ids = {1, 5, 6},
+                          .max_tokens = 10,
+                          .sample = 0};
+  const v1::GenerateRequest original = MakeGenerateRequest(o, *model_, spec);
+  const std::vector<int32_t> generated = {40, 41, 42, 43};
+  v1::GenerateRequest r = MakeResumeRequest(original, generated);
+  EXPECT_EQ(std::vector<int32_t>(r.prompt_token_ids().begin(),
+                                 r.prompt_token_ids().end()),
+            (std::vector<int32_t>{1, 5, 6, 40, 41, 42, 43}));
+  EXPECT_EQ(r.max_tokens(), 6);
+  EXPECT_EQ(r.num_previously_generated(), 4);
+  // Everything else is the original's (min_tokens counts the K outputs on
+  // the worker, so it stays).
+  v1::GenerateRequest rest = r;
+  rest.mutable_prompt_token_ids()->Truncate(3);
+  rest.set_max_tokens(original.max_tokens());
+  rest.set_num_previously_generated(0);
+  EXPECT_EQ(rest.SerializeAsString(), original.SerializeAsString());
+  // A second migration stacks on the first.
+  r = MakeResumeRequest(r, {44});
+  EXPECT_EQ(r.prompt_token_ids_size(), 8);
+  EXPECT_EQ(r.max_tokens(), 5);
+  EXPECT_EQ(r.num_previously_generated(), 5);
+  // max_tokens 0 ("until the context is full") stays 0.
+  v1::GenerateRequest open = original;
+  open.set_max_tokens(0);
+  EXPECT_EQ(MakeResumeRequest(open, generated).max_tokens(), 0);
+}
+
 TEST_F(RequestBuilderTest, TokenIdPromptsAreCheckedAgainstTheVocab) {
   CompletionPrompt p{.is_token_ids = true, .token_ids = {1, 511}};
   EXPECT_TRUE(TokenizeCompletionPrompt(*model_, p, 0).ok());

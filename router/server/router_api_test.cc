@@ -25,7 +25,9 @@ TEST_F(RouterTest, ChatCompletionNonStreaming) {
   // The plain template renders "Hi"; the tokenizer adds BOS.
   EXPECT_EQ(PromptOf(req), *tokenizer_->Encode("Hi", true));
   EXPECT_EQ(req.max_tokens(), 512 - req.prompt_token_ids_size());
-  EXPECT_FALSE(req.sampling().has_seed());
+  // Unseeded requests get a router-chosen seed, so that a migration to
+  // another worker continues the same random stream.
+  EXPECT_TRUE(req.sampling().has_seed());
   EXPECT_EQ(r["object"], "chat.completion");
   EXPECT_EQ(r["id"].get<std::string>().rfind("chatcmpl-", 0), 0u);
   EXPECT_GT(r["created"].get<int64_t>(), 1600000000);

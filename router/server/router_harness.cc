@@ -9,42 +9,44 @@
 
 #include "absl/strings/ascii.h"
 #include "common/logging.h"
-#include "router/server/routing_policy.h"
 
 namespace infernum::router::testing {
 
 RouterHarness::RouterHarness(Options options) {
-  pool_ = std::make_unique<WorkerPool>(
-      WorkerPool::Options{.addresses = options.workers,
-                          .refresh_interval = options.refresh_interval,
-                          .health_timeout = absl::Seconds(1),
-                          .model_info_timeout = absl::Seconds(10)},
-      MakeDefaultRoutingPolicy());
-  pool_->RefreshAll();
-  pool_->StartBackgroundRefresh();
-  service_ = std::make_unique<ApiService>(
-      pool_.get(),
-      ApiService::Options{.max_tokens_cap = options.max_tokens_cap,
-                          .request_timeout = options.request_timeout,
-                          .max_worker_attempts = 3,
-                          .system_fingerprint = "fp_test"});
-  server_ = std::make_unique<HttpServer>(
-      service_.get(),
-      HttpServer::Options{.listen = {"127.0.0.1", 0},
-                          .max_body_bytes = options.max_body_bytes,
-                          .num_threads = 16});
-  absl::StatusOr<int> port = server_->Bind();
+  RouterConfig config;
+  config.listen = {"127.0.0.1", 0};
+  config.workers = options.workers;
+  config.max_body_bytes = options.max_body_bytes;
+  config.max_tokens_cap = options.max_tokens_cap;
+  config.request_timeout_s = absl::ToDoubleSeconds(options.request_timeout);
+  config.refresh_interval_s = absl::ToDoubleSeconds(options.refresh_interval);
+  config.model_info_timeout_s = 10;
+  config.http_threads = options.http_threads;
+  config.system_fingerprint = "fp_test";
+  config.access_log = options.access_log_sink != nullptr;
+  if (options.configure) options.configure(config);
+  RouterApp::Overrides overrides;
+  overrides.api_key_env_value = options.api_key_env_value.value_or("");
+  overrides.access_log_sink = std::move(options.access_log_sink);
+  overrides.min_http_threads = 2;
+  absl::StatusOr<std::unique_ptr<RouterApp>> app =
+      RouterApp::Create(config, std::move(overrides));
+  CHECK(app.ok()) << app.status().ToString();
+  app_ = std::move(*app);
+  absl::StatusOr<int> port = app_->Start();
   CHECK(port.ok()) << port.status().ToString();
   port_ = *port;
-  serve_thread_ = std::thread([this] { server_->Serve(); });
+  serve_thread_ = std::thread([this] { app_->Serve(); });
 }
 
 RouterHarness::~RouterHarness() {
-  server_->Stop();
-  serve_thread_.join();
-  server_.reset();
-  service_.reset();
-  pool_.reset();
+  Shutdown(absl::ZeroDuration());
+  app_.reset();
+}
+
+void RouterHarness::Shutdown(absl::Duration grace) {
+  app_->Shutdown(grace);
+  if (serve_thread_.joinable()) serve_thread_.join();
 }
 
 std::unique_ptr<httplib::Client> RouterHarness::Client() const {
@@ -54,13 +56,14 @@ std::unique_ptr<httplib::Client> RouterHarness::Client() const {
 }
 
 httplib::Result RouterHarness::PostJson(const std::string& path,
-                                        const std::string& body) const {
-  return Client()->Post(path.c_str(), body, "application/json");
+                                        const std::string& body,
+                                        const httplib::Headers& headers) const {
+  return Client()->Post(path.c_str(), headers, body, "application/json");
 }
 
 bool RouterHarness::WaitHealthy(int n, absl::Duration timeout) const {
   const absl::Time until = absl::Now() + timeout;
-  while (pool_->registry().num_healthy() < n) {
+  while (app_->pool().registry().num_healthy() < n) {
     if (absl::Now() > until) return false;
     absl::SleepFor(absl::Milliseconds(10));
   }

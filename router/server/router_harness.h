@@ -1,17 +1,21 @@
-// Test-only: a complete router (WorkerPool + ApiService + HttpServer) on a
-// free localhost port, plus small HTTP/SSE client helpers.
+// Test-only: a complete router (RouterApp: pool, admission, auth, metrics,
+// access log, ApiService, HttpServer) on a free localhost port, plus small
+// HTTP/SSE client helpers.
 #pragma once
 
 #include <httplib.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
-#include "router/server/api_service.h"
-#include "router/server/http_server.h"
+#include "router/server/access_log.h"
+#include "router/server/config.h"
+#include "router/server/router_app.h"
 #include "router/server/worker_pool.h"
 
 namespace infernum::router::testing {
@@ -24,27 +28,38 @@ class RouterHarness {
     int64_t max_tokens_cap = 0;
     absl::Duration request_timeout = absl::Seconds(60);
     absl::Duration refresh_interval = absl::Milliseconds(200);
+    // Any other router.yaml setting, applied last (keys, limits, models...).
+    std::function<void(RouterConfig&)> configure;
+    // Receives access log lines; null = access log off.
+    AccessLog::Sink access_log_sink;
+    // Value of the api_key_env variable (the environment is never read).
+    std::optional<std::string> api_key_env_value;
+    int http_threads = 64;
   };
 
-  // Polls the workers once, then serves. CHECK-fails if it cannot bind.
+  // Polls the workers once, then serves. CHECK-fails if the config is
+  // invalid or it cannot bind.
   explicit RouterHarness(Options options);
-  ~RouterHarness();
+  ~RouterHarness();  // Stop(), if not shut down yet.
 
   int port() const { return port_; }
   std::unique_ptr<httplib::Client> Client() const;
-  WorkerPool& pool() { return *pool_; }
+  WorkerPool& pool() { return app_->pool(); }
+  RouterApp& app() { return *app_; }
 
-  // POST with Content-Type: application/json.
-  httplib::Result PostJson(const std::string& path,
-                           const std::string& body) const;
+  // Graceful shutdown (HttpServer::Shutdown), then waits until Serve()
+  // returned.
+  void Shutdown(absl::Duration grace);
+
+  // POST with Content-Type: application/json (and the headers given).
+  httplib::Result PostJson(const std::string& path, const std::string& body,
+                           const httplib::Headers& headers = {}) const;
 
   // Waits until `n` workers are healthy (or the timeout passes).
   bool WaitHealthy(int n, absl::Duration timeout) const;
 
  private:
-  std::unique_ptr<WorkerPool> pool_;
-  std::unique_ptr<ApiService> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<RouterApp> app_;
   std::thread serve_thread_;
   int port_ = 0;
 };

@@ -80,4 +80,19 @@ absl::StatusOr<v1::ModelInfo> WorkerClient::GetModelInfo(
   return info;
 }
 
+absl::StatusOr<v1::LoadReport> WorkerClient::GetLoad(
+    absl::Duration timeout) const {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::LoadReport report;
+  const grpc::Status st =
+      worker_stub_->GetLoad(&ctx, v1::GetLoadRequest(), &report);
+  if (!st.ok()) {
+    const absl::Status s = FromGrpcStatus(st);
+    return absl::Status(
+        s.code(), absl::StrCat("GetLoad on ", address_, ": ", s.message()));
+  }
+  return report;
+}
+
 }  // namespace infernum::router

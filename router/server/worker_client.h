@@ -37,6 +37,10 @@ class WorkerClient {
   // Fetches the model description (tokenizer files included).
   absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
 
+  // The worker's current load (GetLoad). Errors as for GetModelInfo
+  // (Unimplemented from workers that predate it).
+  absl::StatusOr<v1::LoadReport> GetLoad(absl::Duration timeout) const;
+
   // For starting Generate streams with the callback API.
   v1::Worker::Stub* stub() const { return worker_stub_.get(); }
 

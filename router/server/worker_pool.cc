@@ -1,20 +1,58 @@
+// WorkerPool: construction, worker slots, routing and snapshots. Polling and
+// discovery are in worker_pool_poll.cc.
 #include "router/server/worker_pool.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/logging.h"
+#include "common/status.h"
 
 namespace infernum::router {
 
 WorkerPool::WorkerPool(Options options, std::unique_ptr<RoutingPolicy> policy)
     : options_(std::move(options)),
-      policy_(std::move(policy)),
-      registry_(static_cast<int>(options_.addresses.size())),
-      info_time_(options_.addresses.size(), absl::InfinitePast()),
-      down_marks_(options_.addresses.size(), 0) {
+      default_policy_(policy != nullptr ? std::move(policy)
+                                        : MakeDefaultRoutingPolicy()),
+      resolver_(options_.resolver != nullptr
+                    ? options_.resolver
+                    : std::make_shared<SystemResolver>()) {
+  std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& address : options_.addresses) {
-    clients_.push_back(std::make_unique<WorkerClient>(address));
+    AddOrReviveLocked("", address, /*from_dns=*/false);
   }
+  for (const ModelPool& m : options_.models) {
+    registry_.AddConfiguredModel(m.name);
+    if (m.policy != nullptr) model_policies_[m.name] = m.policy;
+    for (const std::string& address : m.addresses) {
+      AddOrReviveLocked(m.name, address, /*from_dns=*/false);
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::FromConfig(
+    const RouterConfig& config, std::shared_ptr<Resolver> resolver) {
+  RETURN_IF_ERROR(ValidateRouterConfig(config));
+  ASSIGN_OR_RETURN(std::unique_ptr<RoutingPolicy> policy,
+                   MakeRoutingPolicy(config.policy));
+  Options o{
+      .addresses = config.workers,
+      .refresh_interval = absl::Seconds(config.refresh_interval_s),
+      .model_info_timeout = absl::Seconds(config.model_info_timeout_s),
+      .discovery_interval = absl::Seconds(config.discovery_interval_s),
+      .eject_backoff_initial = absl::Seconds(config.eject_backoff_initial_s),
+      .eject_backoff_max = absl::Seconds(config.eject_backoff_max_s),
+      .resolver = std::move(resolver)};
+  for (const ModelPoolConfig& m : config.models) {
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<RoutingPolicy> model_policy,
+        MakeRoutingPolicy(EffectivePolicy(config, &m), m.prefix_aware));
+    o.models.push_back({.name = m.name,
+                        .addresses = m.workers,
+                        .dns = m.dns,
+                        .policy = std::move(model_policy)});
+  }
+  return std::make_unique<WorkerPool>(std::move(o), std::move(policy));
 }
 
 WorkerPool::~WorkerPool() {
@@ -23,115 +61,166 @@ WorkerPool::~WorkerPool() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  if (discovery_thread_.joinable()) discovery_thread_.join();
+  // No slot is added once stopping_ is set: slots_ is stable now.
+  for (const std::unique_ptr<Slot>& s : slots_) {
+    if (s->poller.joinable()) s->poller.join();
+  }
 }
 
-void WorkerPool::Poll(int worker) {
-  const WorkerClient& c = *clients_[worker];
-  uint64_t marks_at_start;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    marks_at_start = down_marks_[worker];
-  }
-  const absl::Status health = c.CheckHealth(options_.health_timeout);
-  const bool was_healthy = registry_.IsHealthy(worker);
-  if (!health.ok()) {
-    if (was_healthy) LOG(WARNING) << "worker down: " << health.message();
-    registry_.SetWorker(worker, false, nullptr);
+void WorkerPool::AddOrReviveLocked(const std::string& pool,
+                                   const std::string& address, bool from_dns) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = *slots_[i];
+    if (s.pool != pool || s.client->address() != address) continue;
+    (from_dns ? s.from_dns : s.from_static) = true;
+    if (s.retired) {
+      s.retired = false;
+      s.last_poll = absl::InfinitePast();
+      s.info_time = absl::InfinitePast();
+      s.load.reset();
+      s.breaker.Reset();
+      registry_.SetRetired(static_cast<int>(i), false);
+      LOG(INFO) << "worker " << address << " is back in pool '" << pool << "'";
+      StartPollerLocked(static_cast<int>(i));
+    }
     return;
   }
-  std::shared_ptr<const ModelAssets> assets = registry_.WorkerModel(worker);
-  bool stale;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stale = absl::Now() - info_time_[worker] > options_.model_info_refresh;
+  slots_.push_back(std::make_unique<Slot>(
+      pool, address,
+      CircuitBreaker::Options{.initial = options_.eject_backoff_initial,
+                              .max = options_.eject_backoff_max}));
+  (from_dns ? slots_.back()->from_dns : slots_.back()->from_static) = true;
+  const int index = registry_.AddWorker();
+  CHECK(index == static_cast<int>(slots_.size()) - 1)
+      << "registry and pool disagree on worker indices";
+  if (from_dns) {
+    LOG(INFO) << "discovered worker " << address << " for model '" << pool
+              << "'";
   }
-  if (assets == nullptr || !was_healthy || stale) {
-    auto info = c.GetModelInfo(options_.model_info_timeout);
-    if (!info.ok()) {
-      LOG(WARNING) << info.status().message();
-      registry_.SetWorker(worker, false, nullptr);
-      return;
-    }
-    auto built = assets_.Get(*info);
-    if (!built.ok()) {
-      LOG(ERROR) << "worker " << c.address()
-                 << " serves an unusable model: " << built.status().message();
-      registry_.SetWorker(worker, false, nullptr);
-      return;
-    }
-    assets = *built;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      info_time_[worker] = absl::Now();
-    }
-    LOG(INFO) << "worker " << c.address() << " serves model '"
-              << assets->model_id << "' (context " << assets->max_context_length
-              << ")";
-  }
-  {
-    // A request saw this worker fail while the poll ran: the poll's view is
-    // older than that, so leave the worker down until the next poll.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (down_marks_[worker] != marks_at_start) return;
-  }
-  registry_.SetWorker(worker, true, assets);
+  StartPollerLocked(index);
 }
 
-void WorkerPool::RefreshAll() {
-  std::vector<std::thread> polls;
-  for (int i = 0; i < num_workers(); ++i) {
-    polls.emplace_back([this, i] { Poll(i); });
-  }
-  for (std::thread& t : polls) t.join();
+void WorkerPool::RetireLocked(int worker) {
+  Slot& s = *slots_[worker];
+  if (s.retired) return;
+  s.retired = true;
+  registry_.SetRetired(worker, true);
+  ForgetInPolicies(worker);
+  LOG(INFO) << "worker " << s.client->address() << " left pool '" << s.pool
+            << "' (" << s.client->num_in_flight() << " stream(s) still open)";
+  stop_cv_.notify_all();  // Its poller exits.
 }
 
-void WorkerPool::PollLoop(int worker) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Poll(worker);
-    lock.lock();
-    stop_cv_.wait_for(lock,
-                      absl::ToChronoMilliseconds(options_.refresh_interval),
-                      [this] { return stopping_; });
-  }
-}
-
-void WorkerPool::StartBackgroundRefresh() {
+WorkerPool::Slot& WorkerPool::slot(int worker) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!threads_.empty() || stopping_) return;
-  for (int i = 0; i < num_workers(); ++i) {
-    threads_.emplace_back([this, i] { PollLoop(i); });
-  }
+  CHECK(worker >= 0 && worker < static_cast<int>(slots_.size()))
+      << "no worker " << worker;
+  return *slots_[worker];
+}
+
+int WorkerPool::num_workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(slots_.size());
+}
+
+const WorkerClient& WorkerPool::client(int worker) const {
+  return *slot(worker).client;
+}
+
+RoutingPolicy& WorkerPool::PolicyFor(std::string_view model_id) const {
+  auto it = model_policies_.find(model_id);
+  return it != model_policies_.end() ? *it->second : *default_policy_;
+}
+
+std::string WorkerPool::PolicyName(std::string_view model_id) const {
+  return std::string(PolicyFor(model_id).name());
+}
+
+void WorkerPool::ForgetInPolicies(int worker) {
+  default_policy_->ForgetWorker(worker);
+  for (auto& [name, policy] : model_policies_) policy->ForgetWorker(worker);
 }
 
 std::optional<int> WorkerPool::PickWorker(const PickRequest& request,
                                           absl::Span<const int> route_workers,
                                           absl::Span<const int> excluded) {
   std::vector<WorkerCandidate> candidates;
-  for (int w : route_workers) {
-    if (std::find(excluded.begin(), excluded.end(), w) != excluded.end()) {
-      continue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int w : route_workers) {
+      if (w < 0 || w >= static_cast<int>(slots_.size())) continue;
+      if (std::find(excluded.begin(), excluded.end(), w) != excluded.end()) {
+        continue;
+      }
+      const Slot& s = *slots_[w];
+      if (s.retired || !registry_.IsHealthy(w)) continue;
+      WorkerCandidate c{.worker = w,
+                        .num_in_flight = s.client->num_in_flight()};
+      if (s.load.has_value()) {
+        c.num_running = s.load->num_running();
+        c.num_waiting = s.load->num_waiting();
+        c.kv_cache_usage = s.load->kv_cache_usage();
+      }
+      if (s.assets != nullptr) c.block_size = s.assets->block_size;
+      candidates.push_back(c);
     }
-    if (!registry_.IsHealthy(w)) continue;
-    candidates.push_back({w, clients_[w]->num_in_flight()});
   }
   if (candidates.empty()) return std::nullopt;
-  const size_t i = policy_->Pick(request, candidates);
+  const size_t i = PolicyFor(request.model_id).Pick(request, candidates);
   return candidates[std::min(i, candidates.size() - 1)].worker;
 }
 
 void WorkerPool::MarkUnavailable(int worker) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++down_marks_[worker];
-  }
-  if (registry_.IsHealthy(worker)) {
-    LOG(WARNING) << "worker " << clients_[worker]->address()
-                 << " unavailable; routing around it until the next poll";
-  }
+  Slot& s = slot(worker);
   registry_.MarkUnhealthy(worker);
+  if (s.breaker.RecordFailure()) {
+    LOG(WARNING) << "worker " << s.client->address()
+                 << " unavailable: ejected, probing again in "
+                 << s.breaker.backoff();
+    ForgetInPolicies(worker);
+  }
+  stop_cv_.notify_all();  // Its poller reschedules for the probe.
+}
+
+std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<WorkerSnapshot> out;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = *slots_[i];
+    if (s.retired) continue;
+    WorkerSnapshot snap{.address = s.client->address(),
+                        .model_id = s.pool,
+                        .healthy = registry_.IsHealthy(static_cast<int>(i)),
+                        .num_in_flight = s.client->num_in_flight(),
+                        .num_ejections = s.breaker.num_ejections()};
+    if (snap.model_id.empty() && s.assets != nullptr) {
+      snap.model_id = s.assets->model_id;
+    }
+    if (s.load.has_value()) {
+      snap.num_running = s.load->num_running();
+      snap.num_waiting = s.load->num_waiting();
+      snap.kv_cache_usage = s.load->kv_cache_usage();
+    }
+    out.push_back(std::move(snap));
+  }
+  return out;
+}
+
+bool WorkerPool::Ready() const {
+  if (options_.models.empty() && options_.addresses.empty()) return false;
+  for (const ModelPool& m : options_.models) {
+    if (!registry_.Find(m.name).ok()) return false;
+  }
+  if (options_.addresses.empty()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i]->pool.empty() && !slots_[i]->retired &&
+        registry_.IsHealthy(static_cast<int>(i))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace infernum::router

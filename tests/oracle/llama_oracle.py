@@ -9,9 +9,14 @@ LM head. Qwen3's per-head q/k RMSNorm is applied when model_type is "qwen3".
 Weights of any dtype are upcast exactly to the compute dtype (float32 by
 default). Each prompt is run as one full-sequence (prefill) pass.
 
+With --round-bf16-matmul-inputs, the input of every matmul whose weight is
+stored in bfloat16 is first rounded to bfloat16 (nearest even), as llama.cpp
+and infernum's --cpu-matmul-precision bf16 do; everything else is unchanged.
+
 CLI (stable; see README.md):
   llama_oracle.py --model DIR --tokens "1 403 407" [--tokens "..."]
                   --out logits.json [--compute-dtype float32|float64]
+                  [--round-bf16-matmul-inputs]
 """
 
 import argparse
@@ -97,12 +102,26 @@ def repeat_kv(x, n_rep):
     return x[:, None, :, :].expand(kvh, n_rep, t, hd).reshape(kvh * n_rep, t, hd)
 
 
+class Weights(dict):
+    """Weights in the compute dtype; linear() applies one (x @ W.T)."""
+
+    def __init__(self, weights, dtype, round_bf16_inputs):
+        super().__init__({k: v.to(dtype) for k, v in weights.items()})
+        self.bf16 = {k for k, v in weights.items() if v.dtype == torch.bfloat16}
+        self.round_bf16_inputs = round_bf16_inputs
+
+    def linear(self, x, name):
+        if self.round_bf16_inputs and name in self.bf16:
+            x = x.to(torch.bfloat16).to(x.dtype)
+        return x @ self[name].T
+
+
 def attention(cfg, w, p, h, cos, sin):
     t = h.shape[0]
     hd = cfg.head_dim
-    q = (h @ w[p + "self_attn.q_proj.weight"].T).view(t, cfg.heads, hd).transpose(0, 1)
-    k = (h @ w[p + "self_attn.k_proj.weight"].T).view(t, cfg.kv_heads, hd).transpose(0, 1)
-    v = (h @ w[p + "self_attn.v_proj.weight"].T).view(t, cfg.kv_heads, hd).transpose(0, 1)
+    q = w.linear(h, p + "self_attn.q_proj.weight").view(t, cfg.heads, hd).transpose(0, 1)
+    k = w.linear(h, p + "self_attn.k_proj.weight").view(t, cfg.kv_heads, hd).transpose(0, 1)
+    v = w.linear(h, p + "self_attn.v_proj.weight").view(t, cfg.kv_heads, hd).transpose(0, 1)
     if cfg.qk_norm:
         q = rms_norm(q, w[p + "self_attn.q_norm.weight"], cfg.eps)
         k = rms_norm(k, w[p + "self_attn.k_norm.weight"], cfg.eps)
@@ -115,18 +134,18 @@ def attention(cfg, w, p, h, cos, sin):
     scores = scores.masked_fill(causal, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     out = (probs @ v).transpose(0, 1).reshape(t, cfg.heads * hd)
-    return out @ w[p + "self_attn.o_proj.weight"].T
+    return w.linear(out, p + "self_attn.o_proj.weight")
 
 
 def mlp(w, p, h):
-    gate = h @ w[p + "mlp.gate_proj.weight"].T
-    up = h @ w[p + "mlp.up_proj.weight"].T
-    return (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+    gate = w.linear(h, p + "mlp.gate_proj.weight")
+    up = w.linear(h, p + "mlp.up_proj.weight")
+    return w.linear(torch.nn.functional.silu(gate) * up, p + "mlp.down_proj.weight")
 
 
-def forward(cfg, weights, tokens, dtype=torch.float32):
+def forward(cfg, weights, tokens, dtype=torch.float32, round_bf16_inputs=False):
     """Logits [len(tokens), vocab] for one prompt at positions 0..T-1."""
-    w = {k: v.to(dtype) for k, v in weights.items()}
+    w = Weights(weights, dtype, round_bf16_inputs)
     ids = torch.tensor(tokens, dtype=torch.int64)
     if ids.numel() == 0 or ids.min() < 0 or ids.max() >= cfg.vocab:
         raise ValueError(f"token ids must be in [0, {cfg.vocab}): {tokens}")
@@ -142,8 +161,7 @@ def forward(cfg, weights, tokens, dtype=torch.float32):
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], cfg.eps)
         x = x + mlp(w, p, h)
     x = rms_norm(x, w["model.norm.weight"], cfg.eps)
-    head = w["model.embed_tokens.weight"] if cfg.tie else w["lm_head.weight"]
-    return x @ head.T
+    return w.linear(x, "model.embed_tokens.weight" if cfg.tie else "lm_head.weight")
 
 
 def parse_tokens(text):
@@ -157,6 +175,8 @@ def main(argv=None):
                     help='prompt token ids, e.g. "1 403 407"; repeat for more prompts')
     ap.add_argument("--out", required=True, help="output JSON path ('-' for stdout)")
     ap.add_argument("--compute-dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--round-bf16-matmul-inputs", action="store_true",
+                    help="round the input of each bfloat16-weight matmul to bfloat16")
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
     cfg, weights = load_model(args.model)
@@ -164,7 +184,7 @@ def main(argv=None):
     prompts = []
     for text in args.tokens:
         tokens = parse_tokens(text)
-        logits = forward(cfg, weights, tokens, dtype)
+        logits = forward(cfg, weights, tokens, dtype, args.round_bf16_matmul_inputs)
         prompts.append({
             "tokens": tokens,
             "argmax": logits.argmax(-1).tolist(),
@@ -174,6 +194,7 @@ def main(argv=None):
     result = {
         "model": os.path.abspath(args.model),
         "compute_dtype": args.compute_dtype,
+        "round_bf16_matmul_inputs": args.round_bf16_matmul_inputs,
         "vocab_size": cfg.vocab,
         "prompts": prompts,
     }

@@ -5,7 +5,8 @@
 // Exit codes: 0 after a clean shutdown (SIGTERM / SIGINT), 2 for bad
 // settings or a model / address that cannot be used (one line on stderr),
 // 1 for other failures. Prints "infernum-worker listening on HOST:PORT
-// model=NAME" on stdout once it serves.
+// model=NAME" on stdout once it serves, then, with --metrics-listen,
+// "infernum-worker metrics listening on HOST:PORT" (the bound port).
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -48,6 +49,10 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(std::string(server.status().message()));
   std::printf("infernum-worker listening on %s model=%s\n",
               (*server)->address().c_str(), (*server)->model_name().c_str());
+  if ((*server)->metrics_port() != 0) {
+    std::printf("infernum-worker metrics listening on %s\n",
+                (*server)->metrics_address().c_str());
+  }
   std::fflush(stdout);
 
   const auto sig =

@@ -55,6 +55,7 @@ expect_exit2 "bad byte size" --model "$MODEL" --kv-cache-memory 12 parsecs
 expect_exit2 "unknown flag" --model "$MODEL" --turbo
 expect_exit2 "bad backend" --model "$MODEL" --backend tpu
 expect_exit2 "bad listen address" --model "$MODEL" --listen 127.0.0.1:99999
+expect_exit2 "bad metrics address" --model "$MODEL" --metrics-listen 9090
 
 "$BIN" --help >"$TMP/out" 2>&1
 [ $? = 0 ] && grep -q -- "--kv-cache-memory" "$TMP/out"

@@ -48,9 +48,18 @@ const std::vector<Setting>& Settings() {
        "host:port (default 0.0.0.0:50051; port 0 = any)"},
       {"worker_id", &WorkerConfig::worker_id,
        "instance id (default: hostname:port)"},
+      {"metrics_listen", &WorkerConfig::metrics_listen,
+       "host:port of the Prometheus /metrics HTTP endpoint, e.g. "
+       "0.0.0.0:9090 (port 0 = any; default \"\" = off)"},
       {"kv_cache_memory", BytesField{&WorkerConfig::kv_cache_memory},
        "KV cache bytes, e.g. 256MiB, 4GiB (default: fit max_num_seqs contexts, "
        "<= 2GiB)"},
+      {"gpu_memory_utilization", &WorkerConfig::gpu_memory_utilization,
+       "cuda, kv_cache_memory 0: fraction of the device memory free after "
+       "weights and workspace given to the KV cache (default 0.9)"},
+      {"cuda_graphs", &WorkerConfig::cuda_graphs,
+       "cuda: replay decode steps as CUDA graphs (default true; "
+       "--no-cuda-graphs)"},
       {"block_size", &WorkerConfig::block_size,
        "KV block size in tokens (default 16)"},
       {"max_num_seqs", &WorkerConfig::max_num_seqs,
@@ -165,6 +174,22 @@ absl::StatusOr<int64_t> SuffixMultiplier(std::string suffix) {
   return m;
 }
 
+// `value` must be host:port with a port in 0..65535.
+absl::Status CheckHostPort(const std::string& key, const std::string& value) {
+  const size_t colon = value.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": expected host:port, got '", value, "'"));
+  }
+  int port = -1;
+  if (!absl::SimpleAtoi(value.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": bad port in '", value, "' (expected 0..65535)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> ParseByteSize(const std::string& text,
@@ -263,17 +288,14 @@ absl::Status ValidateWorkerConfig(const WorkerConfig& c) {
   }
   if (c.threads < 0 || c.threads > 1024)
     return bad("threads: must be in [0, 1024]");
-  if (c.listen.rfind(':') == std::string::npos) {
-    return bad(
-        absl::StrCat("listen: expected host:port, got '", c.listen, "'"));
-  }
-  int port = -1;
-  if (!absl::SimpleAtoi(c.listen.substr(c.listen.rfind(':') + 1), &port) ||
-      port < 0 || port > 65535) {
-    return bad(absl::StrCat("listen: bad port in '", c.listen,
-                            "' (expected 0..65535)"));
+  RETURN_IF_ERROR(CheckHostPort("listen", c.listen));
+  if (!c.metrics_listen.empty()) {
+    RETURN_IF_ERROR(CheckHostPort("metrics_listen", c.metrics_listen));
   }
   if (c.kv_cache_memory < 0) return bad("kv_cache_memory: must be >= 0");
+  if (!(c.gpu_memory_utilization > 0) || c.gpu_memory_utilization > 1) {
+    return bad("gpu_memory_utilization: must be in (0, 1]");
+  }
   if (c.block_size < 1 || c.block_size > 1024)
     return bad("block_size: must be in [1, 1024]");
   if (c.max_num_seqs < 1) return bad("max_num_seqs: must be >= 1");

@@ -22,9 +22,19 @@ struct WorkerConfig {
   int threads = 0;                // CPU threads; 0 = all cores.
   std::string listen = "0.0.0.0:50051";  // host:port; port 0 = pick a free one.
   std::string worker_id;                 // Default: <hostname>:<bound port>.
-  // KV cache size in bytes; 0 = enough for max_num_seqs full-length
-  // sequences, capped at kDefaultKvCacheCap.
+  // Prometheus GET /metrics over HTTP on host:port (port 0 = pick a free
+  // one); "" (the default) serves no metrics.
+  std::string metrics_listen;
+  // KV cache size in bytes; 0 = automatic: on the CPU backend enough for
+  // max_num_seqs full-length sequences, capped at kDefaultKvCacheCap; on
+  // CUDA the device memory left after the weights and the activation
+  // workspace, times gpu_memory_utilization (worker::PlanKvCacheOnDevice).
   int64_t kv_cache_memory = 0;
+  // CUDA, kv_cache_memory 0: the fraction of the free device memory (after
+  // weights and workspace) the KV cache takes; in (0, 1].
+  double gpu_memory_utilization = 0.9;
+  // CUDA: decode steps replay captured CUDA graphs (--no-cuda-graphs: eager).
+  bool cuda_graphs = true;
   int block_size = 16;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;

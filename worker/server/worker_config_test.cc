@@ -51,6 +51,9 @@ enable_chunked_prefill: false
 max_model_len: 1024
 load_format: auto
 shutdown_grace_seconds: 2.5
+metrics_listen: 0.0.0.0:9090
+gpu_memory_utilization: 0.75
+cuda_graphs: false
 )");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "/models/llama");
@@ -67,6 +70,9 @@ shutdown_grace_seconds: 2.5
   EXPECT_FALSE(c->enable_chunked_prefill);
   EXPECT_EQ(c->max_model_len, 1024);
   EXPECT_DOUBLE_EQ(c->shutdown_grace_seconds, 2.5);
+  EXPECT_EQ(c->metrics_listen, "0.0.0.0:9090");
+  EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.75);
+  EXPECT_FALSE(c->cuda_graphs);
 }
 
 TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
@@ -75,8 +81,11 @@ TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model_config, "/cfg/llama3_8b.json");
   EXPECT_EQ(c->listen, "0.0.0.0:50051");
+  EXPECT_EQ(c->metrics_listen, "");  // No /metrics unless configured.
   EXPECT_EQ(c->block_size, 16);
   EXPECT_TRUE(c->enable_prefix_caching);
+  EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.9);
+  EXPECT_TRUE(c->cuda_graphs);
   EXPECT_EQ(ServedModelName(*c), "llama3_8b");
   WorkerConfig d;
   d.model = "/a/b/stories260K/";
@@ -92,12 +101,19 @@ TEST(WorkerConfigTest, BadYamlNamesTheKey) {
       {"model: m\nbackend: tpu\n", "backend"},
       {"model: m\nlisten: nohost\n", "listen"},
       {"model: m\nlisten: h:70000\n", "listen"},
+      {"model: m\nmetrics_listen: 9090\n", "metrics_listen"},
+      {"model: m\nmetrics_listen: h:-1\n", "metrics_listen"},
+      {"model: m\nmetrics_listen: h:port\n", "metrics_listen"},
       {"model: m\nkv_cache_memory: lots\n", "kv_cache_memory"},
       {"model: m\nmax_num_seq: 3\n", "max_num_seq"},  // Typo: unknown key.
       {"model: m\nload_format: pt\n", "load_format"},
       {"threads: 2\n", "model"},
       {"model: m\nenable_prefix_caching: maybe\n", "enable_prefix_caching"},
       {"model: [1, 2]\n", "model"},
+      {"model: m\ngpu_memory_utilization: 0\n", "gpu_memory_utilization"},
+      {"model: m\ngpu_memory_utilization: 1.5\n", "gpu_memory_utilization"},
+      {"model: m\ngpu_memory_utilization: .nan\n", "gpu_memory_utilization"},
+      {"model: m\ncuda_graphs: sometimes\n", "cuda_graphs"},
   };
   for (const auto& [yaml, key] : cases) {
     auto c = WorkerConfigFromYaml(yaml);
@@ -113,10 +129,10 @@ TEST(WorkerConfigTest, FlagsOverrideTheFile) {
     out << "model: /m\nmax_num_seqs: 8\nlisten: "
            "0.0.0.0:1234\nenable_prefix_caching: true\n";
   }
-  auto args =
-      cli::ParseArgs({"--config", path, "--max-num-seqs", "3",
-                      "--no-enable-prefix-caching", "--kv-cache-memory=1MiB"},
-                     WorkerFlagSpecs());
+  auto args = cli::ParseArgs(
+      {"--config", path, "--max-num-seqs", "3", "--no-enable-prefix-caching",
+       "--kv-cache-memory=1MiB", "--metrics-listen", "127.0.0.1:0"},
+      WorkerFlagSpecs());
   ASSERT_TRUE(args.ok()) << args.status();
   auto c = LoadWorkerConfig(*args);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -125,6 +141,29 @@ TEST(WorkerConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(c->listen, "0.0.0.0:1234");
   EXPECT_FALSE(c->enable_prefix_caching);
   EXPECT_EQ(c->kv_cache_memory, int64_t{1} << 20);
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:0");
+  EXPECT_TRUE(c->cuda_graphs);
+}
+
+TEST(WorkerConfigTest, GpuMemoryFlags) {
+  auto args =
+      cli::ParseArgs({"--model", "/m", "--backend", "cuda",
+                      "--gpu-memory-utilization", "0.5", "--no-cuda-graphs"},
+                     WorkerFlagSpecs());
+  ASSERT_TRUE(args.ok()) << args.status();
+  auto c = LoadWorkerConfig(*args);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.5);
+  EXPECT_FALSE(c->cuda_graphs);
+
+  args = cli::ParseArgs({"--model", "/m", "--gpu-memory-utilization", "1.01"},
+                        WorkerFlagSpecs());
+  ASSERT_TRUE(args.ok()) << args.status();
+  c = LoadWorkerConfig(*args);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("gpu_memory_utilization"),
+            std::string::npos)
+      << c.status();
 }
 
 TEST(WorkerConfigTest, FlagErrors) {

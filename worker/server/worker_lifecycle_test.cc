@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "worker/server/server_test_util.h"
 
 namespace infernum::worker::testing {
@@ -149,6 +150,74 @@ TEST(WorkerLifecycleTest, DrainRefusesNewRequestsAndKeepsInFlight) {
   stopper.join();  // The drain ends once the request is gone.
 }
 
+using HealthStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+// The health status of `service` ("" = the whole server); UNKNOWN if the
+// check failed.
+HealthStatus CheckHealth(const WorkerServer& server,
+                         const std::string& service) {
+  auto health = grpc::health::v1::Health::NewStub(MakeChannel(server));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  if (!health->Check(&context, request, &response).ok()) {
+    return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  }
+  return response.status();
+}
+
+// SIGTERM semantics without the signal: while a request is in flight,
+// Shutdown(grace) turns health NOT_SERVING and refuses new Generate calls
+// with UNAVAILABLE, and the in-flight request runs to its normal end.
+TEST(WorkerLifecycleTest, DrainLetsInFlightRequestsFinish) {
+  auto server = StartServer(LongContextDummyConfig());
+  ASSERT_NE(server, nullptr);
+  auto stub = MakeStub(*server);
+  constexpr int kTokens = 3000;
+  v1::GenerateRequest request = GreedyRequest("finish-me", {1, 300}, kTokens);
+  request.set_ignore_eos(true);
+  grpc::ClientContext context;
+  auto reader = stub->Generate(&context, request);
+  v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  int num_tokens = response.chunk().tokens_size();
+  EXPECT_EQ(CheckHealth(*server, ""),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+  std::thread stopper([&] { server->Shutdown(std::chrono::minutes(5)); });
+  // Shutdown runs on another thread: poll until it has flipped health.
+  HealthStatus status = grpc::health::v1::HealthCheckResponse::SERVING;
+  for (int i = 0;
+       i < 500 && status == grpc::health::v1::HealthCheckResponse::SERVING;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    status = CheckHealth(*server, "");
+  }
+  EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(CheckHealth(*server, "infernum.v1.Worker"),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(
+      RunGenerate(*stub, GreedyRequest("late", {1, 2}, 2)).status.error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  std::optional<v1::GenerateFinal> final_message;
+  while (reader->Read(&response)) {
+    if (response.has_chunk()) num_tokens += response.chunk().tokens_size();
+    if (response.has_final()) final_message = response.final();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  stopper.join();
+  ASSERT_TRUE(final_message.has_value());
+  EXPECT_EQ(final_message->finish_reason(), v1::FINISH_REASON_LENGTH);
+  EXPECT_EQ(num_tokens, kTokens);
+  EXPECT_EQ(final_message->completion_tokens(), kTokens);
+  const std::string text = server->metrics().Render();
+  EXPECT_NE(
+      text.find("infernum:request_success_total{model_name=\"" +
+                server->model_name() + "\",finished_reason=\"length\"} 1\n"),
+      std::string::npos)
+      << text;
+}
+
 TEST(WorkerLifecycleTest, GraceExpiryEndsStreamsWithAbort) {
   auto server = StartServer(LongContextDummyConfig());
   ASSERT_NE(server, nullptr);
@@ -171,6 +240,13 @@ TEST(WorkerLifecycleTest, GraceExpiryEndsStreamsWithAbort) {
   EXPECT_FALSE(final_message->error_message().empty());
   EXPECT_LT(num_tokens, kLong);
   EXPECT_EQ(final_message->prompt_tokens(), 3);
+  // The abort is counted, not dropped.
+  const std::string text = server->metrics().Render();
+  EXPECT_NE(
+      text.find("infernum:request_success_total{model_name=\"" +
+                server->model_name() + "\",finished_reason=\"abort\"} 1\n"),
+      std::string::npos)
+      << text;
 }
 
 TEST(WorkerLifecycleTest, SecondShutdownAndDestructionAreSafe) {

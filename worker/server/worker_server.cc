@@ -52,10 +52,12 @@ absl::Status WorkerServer::Init(const WorkerConfig& config) {
   // A router needs tokenizer.json (sent in ModelInfo) to serve a real model;
   // random-weight benchmarks from a bare config.json have none.
   setup.need_tokenizer = config.load_format == "auto";
+  setup.cuda_graphs = config.cuda_graphs;
   ASSIGN_OR_RETURN(loaded_, SetupModel(setup));
   model_name_ = ServedModelName(config);
   RETURN_IF_ERROR(StartEngine(config));
-  return StartGrpc(config);
+  RETURN_IF_ERROR(StartGrpc(config));
+  return StartMetricsHttp(config);
 }
 
 absl::Status WorkerServer::StartEngine(const WorkerConfig& config) {
@@ -67,7 +69,19 @@ absl::Status WorkerServer::StartEngine(const WorkerConfig& config) {
   ec.enable_chunked_prefill = config.enable_chunked_prefill;
   ec.max_model_len = config.max_model_len;
   ec.kv_cache_memory_bytes = config.kv_cache_memory;
-  if (ec.kv_cache_memory_bytes == 0) {
+  if (ec.kv_cache_memory_bytes == 0 && config.backend == "cuda") {
+    // vLLM-style: what is free after the weights and the largest step's
+    // workspace, times gpu_memory_utilization; an error (exit 2) when not
+    // even one max_model_len sequence fits.
+    DeviceMemoryOptions mem;
+    mem.gpu_memory_utilization = config.gpu_memory_utilization;
+    mem.block_size = config.block_size;
+    mem.max_model_len = config.max_model_len;
+    mem.max_num_batched_tokens = config.max_num_batched_tokens;
+    mem.max_num_seqs = config.max_num_seqs;
+    ASSIGN_OR_RETURN(const KvCachePlan plan, PlanKvCacheOnDevice(loaded_, mem));
+    ec.kv_cache_memory_bytes = plan.kv_cache_bytes;
+  } else if (ec.kv_cache_memory_bytes == 0) {
     const int64_t per_block =
         loaded_.model->MakeKvCacheShape(1, config.block_size).BytesPerBlock();
     const int max_len = config.max_model_len > 0
@@ -79,6 +93,8 @@ absl::Status WorkerServer::StartEngine(const WorkerConfig& config) {
   ASSIGN_OR_RETURN(auto engine, Engine::Create(*loaded_.model, ec,
                                                DefaultStopTokenIds(loaded_)));
   loop_ = std::make_unique<EngineLoop>(std::move(engine));
+  metrics_ = std::make_unique<WorkerMetrics>(
+      model_name_, [loop = loop_.get()] { return loop->stats(); });
   return absl::OkStatus();
 }
 
@@ -91,7 +107,8 @@ absl::Status WorkerServer::StartGrpc(const WorkerConfig& config) {
   params.block_size = ec.block_size;
   params.max_num_seqs = ec.max_num_seqs;
   ASSIGN_OR_RETURN(v1::ModelInfo info, BuildModelInfo(loaded_, params));
-  service_ = std::make_unique<WorkerService>(*loop_, std::move(info));
+  service_ =
+      std::make_unique<WorkerService>(*loop_, std::move(info), metrics_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -122,23 +139,48 @@ absl::Status WorkerServer::StartGrpc(const WorkerConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Status WorkerServer::StartMetricsHttp(const WorkerConfig& config) {
+  if (config.metrics_listen.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      metrics_http_,
+      MetricsHttpServer::Start(config.metrics_listen, &metrics_->registry()));
+  return absl::OkStatus();
+}
+
 void WorkerServer::Shutdown(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (shut_down_ || server_ == nullptr) return;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) health->SetServingStatus(false);
   service_->BeginShutdown();
-  if (!loop_->Drain(grace)) {
+  // In flight = accepted by the engine, or finished there but still being
+  // streamed to a client; both get the grace period.
+  const bool engine_idle = loop_->Drain(grace);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (!engine_idle) {
     LOG(WARNING)
         << "shutdown: " << loop_->num_unfinished()
         << " request(s) still running after the grace period; aborting them";
+  } else if (!service_->WaitForGenerateHandlers(
+                 std::max(left, std::chrono::milliseconds(0)))) {
+    LOG(WARNING) << "shutdown: streams still being written after the grace "
+                    "period";
   }
   loop_->Shutdown();  // Aborts what is left: streams end with
                       // FINISH_REASON_ABORT.
-  // Handlers return within a poll interval now; the deadline only bounds
-  // calls stuck on a slow client.
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // Handlers now return as soon as their final message is written; a slow
+  // client gets a few more seconds, then its call is cancelled. The gRPC
+  // deadline is short because grpc also waits for idle client connections
+  // to close, which an idle client may never do.
+  if (!service_->WaitForGenerateHandlers(std::chrono::seconds(5))) {
+    LOG(WARNING) << "shutdown: cancelling streams a client is not reading";
+  }
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(500));
   server_->Wait();
+  if (metrics_http_ != nullptr) metrics_http_->Stop();
   shut_down_ = true;
 }
 

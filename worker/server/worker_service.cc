@@ -12,8 +12,9 @@
 
 namespace infernum::worker {
 
-WorkerService::WorkerService(EngineLoop& loop, v1::ModelInfo info)
-    : loop_(loop), info_(std::move(info)) {}
+WorkerService::WorkerService(EngineLoop& loop, v1::ModelInfo info,
+                             WorkerMetrics* metrics)
+    : loop_(loop), metrics_(metrics), info_(std::move(info)) {}
 
 void WorkerService::SetWorkerId(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -37,12 +38,31 @@ void WorkerService::AbortAll() {
   for (const std::string& id : ids) loop_.Abort(id).IgnoreError();
 }
 
+bool WorkerService::WaitForGenerateHandlers(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return handlers_cv_.wait_for(lock, timeout,
+                               [&] { return num_handlers_ == 0; });
+}
+
 bool WorkerService::shutting_down() const {
   std::lock_guard<std::mutex> lock(mu_);
   return shutting_down_;
 }
 
 grpc::Status WorkerService::Generate(
+    grpc::ServerContext* context, const v1::GenerateRequest* request,
+    grpc::ServerWriter<v1::GenerateResponse>* writer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++num_handlers_;
+  }
+  const grpc::Status status = GenerateImpl(context, request, writer);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--num_handlers_ == 0) handlers_cv_.notify_all();
+  return status;
+}
+
+grpc::Status WorkerService::GenerateImpl(
     grpc::ServerContext* context, const v1::GenerateRequest* request,
     grpc::ServerWriter<v1::GenerateResponse>* writer) {
   if (shutting_down()) {
@@ -58,7 +78,12 @@ grpc::Status WorkerService::Generate(
   const std::string id = engine_request->request_id;
   const bool with_logprobs = request->logprobs();
   auto sink = std::make_shared<QueueSink>();
-  const absl::Status submitted = loop_.Submit(std::move(*engine_request), sink);
+  std::shared_ptr<RequestSink> engine_sink = sink;
+  if (metrics_ != nullptr) {
+    engine_sink = std::make_shared<MetricsSink>(sink, metrics_);
+  }
+  const absl::Status submitted =
+      loop_.Submit(std::move(*engine_request), std::move(engine_sink));
   if (!submitted.ok()) return ToGrpcStatus(submitted);
   {
     std::lock_guard<std::mutex> lock(mu_);

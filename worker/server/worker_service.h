@@ -17,6 +17,7 @@
 #include "proto/infernum/v1/worker.grpc.pb.h"
 #include "worker/engine/engine_loop.h"
 #include "worker/engine/output_sink.h"
+#include "worker/server/worker_metrics.h"
 
 namespace infernum::worker {
 
@@ -26,7 +27,10 @@ class WorkerService final : public v1::Worker::Service {
   static constexpr std::chrono::milliseconds kPollInterval{20};
 
   // `loop` must outlive the service. `info` is returned by GetModelInfo.
-  WorkerService(EngineLoop& loop, v1::ModelInfo info);
+  // `metrics` (may be null; else must outlive every request) records each
+  // request's outcome and timings when it finishes.
+  WorkerService(EngineLoop& loop, v1::ModelInfo info,
+                WorkerMetrics* metrics = nullptr);
 
   // Errors before any token: the RPC status (INVALID_ARGUMENT for bad
   // params / token ids, OUT_OF_RANGE for prompt + max_tokens over the
@@ -59,8 +63,16 @@ class WorkerService final : public v1::Worker::Service {
   // Aborts every in-flight Generate (their streams end with
   // FINISH_REASON_ABORT). Thread-safe.
   void AbortAll();
+  // Waits until no Generate handler is running or `timeout` passed; true if
+  // none is. (After the engine stopped, handlers return as soon as they have
+  // written their final message.) Thread-safe.
+  bool WaitForGenerateHandlers(std::chrono::milliseconds timeout);
 
  private:
+  // Generate without the handler count.
+  grpc::Status GenerateImpl(grpc::ServerContext* context,
+                            const v1::GenerateRequest* request,
+                            grpc::ServerWriter<v1::GenerateResponse>* writer);
   // Streams one accepted request's outputs until its final event or until
   // the client goes away.
   grpc::Status StreamOutputs(grpc::ServerContext* context,
@@ -70,11 +82,14 @@ class WorkerService final : public v1::Worker::Service {
   bool shutting_down() const;
 
   EngineLoop& loop_;
+  WorkerMetrics* const metrics_;
   mutable std::mutex mu_;
   std::condition_variable shutdown_cv_;
   v1::ModelInfo info_;                                // guarded by mu_
   bool shutting_down_ = false;                        // guarded by mu_
+  std::condition_variable handlers_cv_;               // num_handlers_ reached 0
   absl::flat_hash_map<std::string, int> active_ids_;  // id -> handlers; mu_
+  int num_handlers_ = 0;  // Generate calls inside the handler; mu_
   std::atomic<int64_t> next_anonymous_id_{0};
 };
 

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The GPU session in one script: device checks, every gpu test, sanitizers,
+# the benchmarks and the PyTorch peer, all from the deploy bundle (no Bazel
+# on the device), with each step's log and a summary under $OUT.
+#
+#   tests/gpu/run_device.sh [PHASE...]        (from the repo root)
+#
+# PHASEs, always run in this order (default: check tests worker bench peer
+# sanitize; all of them take longer than one 600 s device command, so a
+# session runs `check tests worker sanitize`, then `check bench peer`):
+#   check     nvidia-smi; ldd of every bundled binary (no "not found");
+#             cuBLAS 13, compute-sanitizer and torch present
+#   tests     every *_test binary of the bundle (gtest XML in $OUT/xml)
+#   worker    infernum-worker --backend cuda (Llama-3.2-1B shape, dummy):
+#             exits 2 at start-up when the KV cache cannot hold one
+#             max-length sequence; serves with a KV cache plan otherwise
+#   bench     cuda_bench (copy bandwidth, GEMM peak, kernels); infernum bench
+#             --backend cuda on the Llama-3.1-8B shape, dummy weights:
+#             batch-1 decode, prefill 2048, offline throughput 256 requests
+#             at 1024-in/128-out and 128-in/128-out
+#   peer      tests/gpu/peer_torch_compile.py on the same shape
+#   sanitize  compute-sanitizer memcheck and racecheck on the op tests
+# Environment:
+#   OUT           where everything goes (default /tmp/infernum-gpu-out)
+#   BUNDLE        the bundle tarball (default _out/infernum-bundle.tar.xz)
+#   BUNDLE_DIR    an unpacked _bundle instead (no extraction)
+#   DEADLINE_S    no step starts after this many seconds (default 560: the
+#                 device `run` tool stops a command at 600 s); steps left out
+#                 are listed as SKIP (deadline) in the summary
+#   MODEL_CONFIG  default: the bundle's configs/llama-3.1-8b.json
+# Writes $OUT/summary.md (+ summary.json, steps.tsv, logs/, xml/). Exit 0
+# when every step that ran passed and every test binary ran tests (a binary
+# whose tests all skipped means the device was not usable), 1 otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+here="$(pwd)/tests/gpu"
+OUT="${OUT:-/tmp/infernum-gpu-out}"
+DEADLINE_S="${DEADLINE_S:-560}"
+start=$(date +%s)
+mkdir -p "$OUT/logs" "$OUT/xml"
+: > "$OUT/steps.tsv"
+
+phases=("$@")
+[ ${#phases[@]} -eq 0 ] && phases=(check tests worker bench peer sanitize)
+want() { local p; for p in "${phases[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+for p in "${phases[@]}"; do
+  case "$p" in check|tests|worker|bench|peer|sanitize) ;;
+    *) echo "run_device.sh: unknown phase '$p'" >&2; exit 2 ;; esac
+done
+
+# --- the bundle ---
+if [ -z "${BUNDLE_DIR:-}" ]; then
+  tarball="${BUNDLE:-_out/infernum-bundle.tar.xz}"
+  if [ ! -f "$tarball" ]; then
+    echo "run_device.sh: no bundle at $tarball (run deploy/bundle.sh, carry _out)" >&2
+    exit 2
+  fi
+  dest=/tmp/infernum-bundle
+  rm -rf "$dest" && mkdir -p "$dest"
+  tar xJf "$tarball" -C "$dest" || { echo "cannot unpack $tarball" >&2; exit 2; }
+  BUNDLE_DIR="$dest/_bundle"
+fi
+B="$BUNDLE_DIR"
+eval "$("$B/run.sh" --print-env)"
+export INFERNUM_SHARED="$B/shared"
+export TEST_TMPDIR="$OUT/tmp" B
+mkdir -p "$TEST_TMPDIR"
+CONFIG="${MODEL_CONFIG:-$B/shared/models/configs/llama-3.1-8b.json}"
+
+# step NAME MIN_S MAX_S CMD...: runs CMD with a MAX_S timeout (cut to the
+# time left) into logs/NAME.log, unless fewer than MIN_S seconds are left.
+step() {
+  local name="$1" min="$2" max="$3"; shift 3
+  local left=$(( DEADLINE_S - ($(date +%s) - start) ))
+  if [ "$left" -lt "$min" ]; then
+    printf '%s\tSKIP\t-\t0\tdeadline (%ss left, needs %ss)\n' "$name" "$left" "$min" >> "$OUT/steps.tsv"
+    echo "== $name: SKIP (deadline)"
+    return 0
+  fi
+  [ "$max" -gt "$left" ] && max="$left"
+  echo "== $name (up to ${max}s): $*"
+  local t0=$(date +%s.%N)
+  if declare -F "$1" > /dev/null; then  # A function of this script.
+    timeout --kill-after=10 "$max" bash -c "$(declare -f "$1"); $*" \
+      > "$OUT/logs/$name.log" 2>&1
+  else
+    timeout --kill-after=10 "$max" "$@" > "$OUT/logs/$name.log" 2>&1
+  fi
+  local rc=$?
+  local dt=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')")
+  local status=PASS
+  [ "$rc" -ne 0 ] && status=FAIL
+  [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && status=TIMEOUT
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$rc" "$dt" "$*" >> "$OUT/steps.tsv"
+  echo "   $status (rc $rc, ${dt}s)"; tail -n 3 "$OUT/logs/$name.log" | sed 's/^/   | /'
+}
+
+sanitizer=""
+for c in "$(command -v compute-sanitizer 2>/dev/null)" /usr/local/cuda/bin/compute-sanitizer \
+         /usr/local/cuda-13*/bin/compute-sanitizer; do
+  [ -n "$c" ] && [ -x "$c" ] && sanitizer="$c" && break
+done
+export sanitizer
+
+check_ldd() {
+  local bad=0 b out
+  for b in "$B"/bin/*; do
+    out="$("$B/run.sh" --ldd "$(basename "$b")" 2>&1)" || bad=1
+    printf -- '--- %s\n%s\n' "$(basename "$b")" "$out"
+    if grep -q "not found" <<< "$out"; then bad=1; fi
+  done
+  return $bad
+}
+
+check_env() {
+  nvidia-smi || return 1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem \
+    --format=csv || true
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  local found=0 d
+  for d in ${LD_LIBRARY_PATH//:/ }; do
+    [ -e "$d/libcublasLt.so.13" ] && echo "cuBLAS 13: $d" && found=1
+  done
+  echo "compute-sanitizer: ${sanitizer:-absent}"
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())' || true
+  [ "$found" -eq 1 ] || { echo "libcublasLt.so.13 not found"; return 1; }
+}
+
+worker_check() {
+  local w="$B/bin/infernum-worker" log="$TEST_TMPDIR/worker.log" rc i
+  local args=(--backend cuda --load-format dummy --listen 127.0.0.1:0
+    --model-config "$B/shared/models/configs/llama-3.2-1b.json")
+  echo "## --gpu-memory-utilization 0.02: must exit 2 at start-up"
+  "$w" "${args[@]}" --gpu-memory-utilization 0.02 > "$log" 2>&1
+  rc=$?
+  cat "$log"
+  echo "exit status $rc"
+  [ "$rc" -eq 2 ] && grep -q "not enough device memory for the KV cache" "$log" \
+    || return 1
+  echo "## defaults: must serve, with a KV cache plan"
+  "$w" "${args[@]}" > "$log" 2>&1 &
+  local pid=$!
+  for i in $(seq 1 150); do
+    grep -q "listening on" "$log" && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 1
+  done
+  kill -TERM "$pid" 2> /dev/null
+  wait "$pid"
+  rc=$?
+  cat "$log"
+  echo "exit status $rc after SIGTERM"
+  grep -q "listening on" "$log" && grep -q "KV cache plan" "$log" && [ "$rc" -eq 0 ]
+}
+
+if want check; then
+  step check_device 5 60 check_env
+  step check_ldd 5 60 check_ldd
+fi
+
+if want tests; then
+  for t in "$B"/bin/*_test; do
+    name="$(basename "$t")"
+    step "test_$name" 30 300 "$t" --gtest_output="xml:$OUT/xml/$name.xml"
+  done
+fi
+
+if want worker; then
+  step worker_memory_plan 60 200 worker_check
+fi
+
+if want bench; then
+  step cuda_bench 60 150 "$B/bin/cuda_bench"
+  dummy=(--backend cuda --config "$CONFIG" --load-format dummy)
+  step bench_decode_b1 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
+    --prompt-len 128 --decode-len 128 --reps 3 --copy-mib 256
+  step bench_prefill_2048 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
+    --prompt-len 2048 --decode-len 4 --reps 3 --copy-mib 256
+  step bench_tput_1024_128 90 240 "$B/bin/infernum" bench "${dummy[@]}" \
+    --num-requests 256 --input-len 1024 --output-len 128 --ignore-eos \
+    --no-sequential --max-num-seqs 256 --kv-cache-memory 40G
+  step bench_tput_128_128 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
+    --num-requests 256 --input-len 128 --output-len 128 --ignore-eos \
+    --no-sequential --max-num-seqs 256 --kv-cache-memory 12G
+fi
+
+if want peer; then
+  step peer_torch_compile 120 330 python3 "$here/peer_torch_compile.py" \
+    --config "$CONFIG" --prompt-len 128 --decode-steps 128 --warmup 8
+fi
+
+if want sanitize; then
+  if [ -z "$sanitizer" ]; then
+    printf 'sanitize\tSKIP\t-\t0\tno compute-sanitizer on this machine\n' >> "$OUT/steps.tsv"
+  else
+    # The op tests (cuda_gpu_test) and the cuda case of the backend op
+    # tests. Racecheck only where kernels share memory (attention, norms,
+    # softmax/argmax, sampler); cuBLAS and graph capture are left out.
+    cs=("$sanitizer" --error-exitcode 99 --print-limit 50)
+    step memcheck_cuda_gpu_test 60 200 "${cs[@]}" --tool memcheck \
+      --leak-check full "$B/bin/cuda_gpu_test"
+    step memcheck_backend_ops 30 90 "${cs[@]}" --tool memcheck \
+      "$B/bin/backend_ops_test" --gtest_filter='*/cuda'
+    step racecheck_cuda_gpu_test 60 200 "${cs[@]}" --tool racecheck \
+      --racecheck-report hazard "$B/bin/cuda_gpu_test" \
+      --gtest_filter='CudaAttention*:CudaOps*:CudaSampling*'
+  fi
+fi
+
+# The summary's status is 1 when a test binary ran no test (all skipped:
+# the device was not usable) or a step failed.
+python3 "$here/summarize_device_run.py" --out "$OUT" --config "$CONFIG"
+rc=$?
+cat "$OUT/summary.md" 2>/dev/null
+exit $rc
