@@ -44,6 +44,9 @@ const std::vector<Setting>& Settings() {
        "model id (default: dir name)"},
       {"backend", &WorkerConfig::backend, "cpu | cuda (default cpu)"},
       {"threads", &WorkerConfig::threads, "CPU threads (default: all cores)"},
+      {"cpu_matmul_precision", &WorkerConfig::cpu_matmul_precision,
+       "cpu, bf16 weights: f32 (exact, default) | bf16 (activations rounded "
+       "to bf16)"},
       {"listen", &WorkerConfig::listen,
        "host:port (default 0.0.0.0:50051; port 0 = any)"},
       {"worker_id", &WorkerConfig::worker_id,
@@ -285,6 +288,10 @@ absl::Status ValidateWorkerConfig(const WorkerConfig& c) {
   if (c.backend != "cpu" && c.backend != "cuda") {
     return bad(
         absl::StrCat("backend: expected cpu or cuda, got '", c.backend, "'"));
+  }
+  if (c.cpu_matmul_precision != "f32" && c.cpu_matmul_precision != "bf16") {
+    return bad(absl::StrCat("cpu_matmul_precision: expected f32 or bf16, got '",
+                            c.cpu_matmul_precision, "'"));
   }
   if (c.threads < 0 || c.threads > 1024)
     return bad("threads: must be in [0, 1024]");

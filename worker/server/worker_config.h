@@ -20,6 +20,9 @@ struct WorkerConfig {
   std::string served_model_name;  // Default: basename of `model` (or config).
   std::string backend = "cpu";    // cpu | cuda
   int threads = 0;                // CPU threads; 0 = all cores.
+  // CPU matmuls with bf16 weights: "f32" (exact, default) or "bf16"
+  // (activations rounded to bf16, llama.cpp-style; faster batched decode).
+  std::string cpu_matmul_precision = "f32";
   std::string listen = "0.0.0.0:50051";  // host:port; port 0 = pick a free one.
   std::string worker_id;                 // Default: <hostname>:<bound port>.
   // Prometheus GET /metrics over HTTP on host:port (port 0 = pick a free

@@ -86,7 +86,11 @@ TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
   EXPECT_TRUE(c->enable_prefix_caching);
   EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.9);
   EXPECT_TRUE(c->cuda_graphs);
+  EXPECT_EQ(c->cpu_matmul_precision, "f32");
   EXPECT_EQ(ServedModelName(*c), "llama3_8b");
+  auto bf16 = WorkerConfigFromYaml("model: m\ncpu_matmul_precision: bf16\n");
+  ASSERT_TRUE(bf16.ok()) << bf16.status();
+  EXPECT_EQ(bf16->cpu_matmul_precision, "bf16");
   WorkerConfig d;
   d.model = "/a/b/stories260K/";
   EXPECT_EQ(ServedModelName(d), "stories260K");
@@ -114,6 +118,7 @@ TEST(WorkerConfigTest, BadYamlNamesTheKey) {
       {"model: m\ngpu_memory_utilization: 1.5\n", "gpu_memory_utilization"},
       {"model: m\ngpu_memory_utilization: .nan\n", "gpu_memory_utilization"},
       {"model: m\ncuda_graphs: sometimes\n", "cuda_graphs"},
+      {"model: m\ncpu_matmul_precision: int8\n", "cpu_matmul_precision"},
   };
   for (const auto& [yaml, key] : cases) {
     auto c = WorkerConfigFromYaml(yaml);

@@ -49,6 +49,7 @@ absl::Status WorkerServer::Init(const WorkerConfig& config) {
   setup.dummy_dtype = config.dummy_dtype;
   setup.backend.name = config.backend;
   setup.backend.num_threads = config.threads;
+  setup.backend.cpu_matmul_precision = config.cpu_matmul_precision;
   // A router needs tokenizer.json (sent in ModelInfo) to serve a real model;
   // random-weight benchmarks from a bare config.json have none.
   setup.need_tokenizer = config.load_format == "auto";
