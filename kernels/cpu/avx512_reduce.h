@@ -67,4 +67,25 @@ inline void Store4x4(const MatmulJob& job, const __m512 (&acc)[4][4],
   }
 }
 
+// Stores (job.accumulate: adds) the sums of an MR x NR tile of accumulators
+// to out[i0:i0+MR, j0:j0+NR]; 4x4 tiles take the batched Store4x4 path, with
+// the same bits.
+template <int MR, int NR>
+inline void StoreTile(const MatmulJob& job, const __m512 (&acc)[MR][NR],
+                      int64_t i0, int64_t j0) {
+  if constexpr (MR == 4 && NR == 4) {
+    Store4x4(job, acc, i0, j0);
+  } else {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      float* out = job.out + (i0 + i) * job.n + j0;
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) {
+        const float sum = _mm512_reduce_add_ps(acc[i][j]);
+        out[j] = job.accumulate ? out[j] + sum : sum;
+      }
+    }
+  }
+}
+
 }  // namespace infernum::kernels::cpu::avx512

@@ -132,18 +132,7 @@ void Tile(const MatmulJob& job, const uint16_t* w, int64_t i0, int64_t j0) {
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
   }
   Accumulate<MR, NR, Dot>(job, x, wr, acc);
-  if constexpr (MR == 4 && NR == 4) {
-    return avx512::Store4x4(job, acc, i0, j0);
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    float* out = job.out + (i0 + i) * job.n + j0;
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) {
-      const float sum = _mm512_reduce_add_ps(acc[i][j]);
-      out[j] = job.accumulate ? out[j] + sum : sum;
-    }
-  }
+  avx512::StoreTile<MR, NR>(job, acc, i0, j0);
 }
 
 // The weight "type" RunRange sees: w is bf16 whatever the Dot.
