@@ -137,46 +137,6 @@ Workload MakeWorkload(models::LlamaModel& model, uint64_t seed) {
   return w;
 }
 
-struct Variant {
-  std::string name;
-  EngineConfig config;
-  bool expect_preemption = false;
-  bool expect_prefix_hits = true;
-};
-
-// The variants of engine_invariance_test.
-std::vector<Variant> Variants() {
-  EngineConfig base;
-  base.block_size = 16;
-  base.num_blocks = 1024;
-  base.max_num_seqs = 64;
-  base.max_num_batched_tokens = 256;
-  std::vector<Variant> v;
-  v.push_back({"batched_chunked_prefix", base});
-  EngineConfig c = base;
-  c.max_num_seqs = 1;
-  v.push_back({"one_at_a_time", c});
-  c = base;
-  c.enable_chunked_prefill = false;
-  c.max_num_batched_tokens = 4096;
-  v.push_back({"no_chunked_prefill", c, false, false});
-  c = base;
-  c.enable_prefix_caching = false;
-  v.push_back({"no_prefix_caching", c, false, false});
-  c = base;
-  c.block_size = 8;
-  c.max_num_batched_tokens = 13;
-  v.push_back({"tiny_budget_block8", c});
-  c = base;
-  c.num_blocks = 20;  // 32 requests of up to 9 blocks: forced preemption.
-  v.push_back({"preemption", c, true});
-  c.enable_prefix_caching = false;
-  c.enable_chunked_prefill = false;
-  c.max_num_batched_tokens = 512;
-  v.push_back({"preemption_no_prefix_no_chunk", c, true, false});
-  return v;
-}
-
 // Compares one request's outputs with its reference; returns the number of
 // bit-identical logprobs.
 int ExpectMatches(const CollectingSink& sink, const Workload& w, int i) {
@@ -212,7 +172,7 @@ void RunVariants(models::LlamaModel& model, uint64_t seed,
   const Workload w = MakeWorkload(model, seed);
   int total = 0;
   for (const auto& r : w.reference) total += static_cast<int>(r.size());
-  for (const Variant& v : Variants()) {
+  for (const testing::Variant& v : testing::InvarianceVariants()) {
     SCOPED_TRACE(v.name);
     auto engine = Engine::Create(model, v.config, {2});
     ASSERT_TRUE(engine.ok()) << engine.status();

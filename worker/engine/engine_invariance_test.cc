@@ -93,52 +93,9 @@ void ExpectMatchesReference(const RunResult& run, const Workload& w) {
   }
 }
 
-struct Variant {
-  std::string name;
-  EngineConfig config;
-  bool expect_preemption = false;
-  // Prefix-cache hits need a shared prefix computed in an earlier step than
-  // the admission of the request that reuses it.
-  bool expect_prefix_hits = true;
-};
-
-std::vector<Variant> Variants() {
-  EngineConfig base;
-  base.block_size = 16;
-  base.num_blocks = 1024;
-  base.max_num_seqs = 64;
-  base.max_num_batched_tokens = 256;
-  std::vector<Variant> v;
-  v.push_back({"batched_chunked_prefix", base});
-  EngineConfig c = base;
-  c.max_num_seqs = 1;  // one request at a time, through the engine
-  v.push_back({"one_at_a_time", c});
-  c = base;
-  c.enable_chunked_prefill = false;
-  c.max_num_batched_tokens = 4096;
-  v.push_back({"no_chunked_prefill", c, false, /*expect_prefix_hits=*/false});
-  c = base;
-  c.enable_prefix_caching = false;
-  v.push_back({"no_prefix_caching", c, false, false});
-  c = base;
-  c.block_size = 8;
-  c.max_num_batched_tokens = 13;  // odd chunks, many steps
-  v.push_back({"tiny_budget_block8", c});
-  c = base;
-  // One request needs at most ceil((120 + 24) / 16) = 9 blocks; 32 of them
-  // at once need far more than 20.
-  c.num_blocks = 20;
-  v.push_back({"preemption", c, true});
-  c.enable_prefix_caching = false;
-  c.enable_chunked_prefill = false;
-  c.max_num_batched_tokens = 512;
-  v.push_back({"preemption_no_prefix_no_chunk", c, true, false});
-  return v;
-}
-
 void RunAllVariants(models::LlamaModel& model, uint64_t seed) {
   const Workload w = MakeWorkload(model, seed);
-  for (const Variant& v : Variants()) {
+  for (const testing::Variant& v : testing::InvarianceVariants()) {
     SCOPED_TRACE(v.name);
     const RunResult run = RunAll(model, v.config, w);
     ExpectMatchesReference(run, w);

@@ -62,4 +62,18 @@ absl::Status RunToCompletion(Engine& engine, int max_steps = 100000);
 // block manager is consistent, and the runner holds no request state.
 absl::Status CheckNoLeaks(const Engine& engine);
 
+// One engine configuration of the batch-invariance workload (32 mixed
+// requests): batched with chunked prefill and prefix caching, one at a
+// time, without chunking, without prefix caching, tiny odd budgets, and
+// forced preemption (with and without chunking/caching).
+struct Variant {
+  std::string name;
+  EngineConfig config;
+  bool expect_preemption = false;
+  // Prefix-cache hits need a shared prefix computed in an earlier step than
+  // the admission of the request that reuses it.
+  bool expect_prefix_hits = true;
+};
+std::vector<Variant> InvarianceVariants();
+
 }  // namespace infernum::worker::testing
