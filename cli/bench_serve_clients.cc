@@ -6,6 +6,7 @@
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -44,13 +45,14 @@ class SseParser {
 
   void Feed(const char* data, size_t n) {
     buf_.append(data, n);
-    size_t pos;
-    while ((pos = buf_.find('\n')) != std::string::npos) {
-      std::string line = buf_.substr(0, pos);
-      buf_.erase(0, pos + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.rfind("data:", 0) == 0) HandleData(line.substr(5));
+    size_t start = 0, pos;
+    while ((pos = buf_.find('\n', start)) != std::string::npos) {
+      std::string_view line(buf_.data() + start, pos - start);
+      start = pos + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.substr(0, 5) == "data:") HandleData(line.substr(5));
     }
+    buf_.erase(0, start);  // Keep only a partial line.
   }
   bool done() const { return done_; }
   int64_t num_chunks() const { return num_chunks_; }
@@ -58,15 +60,15 @@ class SseParser {
   const std::string& error() const { return error_; }
 
  private:
-  void HandleData(std::string payload) {
-    if (!payload.empty() && payload.front() == ' ') payload.erase(0, 1);
+  void HandleData(std::string_view payload) {
+    if (!payload.empty() && payload.front() == ' ') payload.remove_prefix(1);
     if (payload == "[DONE]") {
       done_ = true;
       return;
     }
     json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
-      error_ = "malformed SSE data: " + payload.substr(0, 200);
+      error_ = "malformed SSE data: " + std::string(payload.substr(0, 200));
       return;
     }
     if (j.contains("error")) error_ = j["error"].dump();
@@ -77,7 +79,7 @@ class SseParser {
     auto c = j.find("choices");
     if (c == j.end() || !c->is_array() || c->empty()) return;
     const json& text = (*c)[0]["text"];
-    if (text.is_string() && !text.get<std::string>().empty()) {
+    if (text.is_string() && !text.get_ref<const std::string&>().empty()) {
       ++num_chunks_;
       OnChunk(t0_, &last_, r_);
     }

@@ -21,8 +21,10 @@ struct LoadParams {
 std::vector<std::vector<int32_t>> RandomPrompts(int num, int len, int32_t vocab,
                                                 uint64_t seed);
 
-// Sends prompts[i] as request i through `client` (one thread per request in
-// flight), waits for all, and summarizes. Never throws; failed requests are
+// Sends prompts[i] as request i through `client`, in order, each at its
+// arrival time or, at the concurrency limit, once a request in flight
+// finished (one thread per request in flight; threads are reused); waits
+// for all, and summarizes. Never throws; failed requests are
 // counted in the summary.
 LoadSummary RunLoad(ServeClient& client,
                     const std::vector<std::vector<int32_t>>& prompts,

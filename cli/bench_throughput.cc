@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cli/engine_flags.h"
 #include "common/status.h"
 #include "worker/engine/engine.h"
@@ -139,8 +142,13 @@ worker::EngineConfig SizedConfig(const worker::LoadedModel& loaded,
   return c;
 }
 
+// A table row; the last two columns are left out when both are empty.
 void PrintRow(const char* name, const std::string& a, const std::string& b,
               const std::string& ratio = "") {
+  if (b.empty() && ratio.empty()) {
+    std::printf("%-30s %16s\n", name, a.c_str());
+    return;
+  }
   std::printf("%-30s %16s %16s %10s\n", name, a.c_str(), b.c_str(),
               ratio.c_str());
 }
@@ -158,9 +166,10 @@ std::string Latency(const std::vector<double>& v) {
                          1e3 * Percentile(v, 0.5), 1e3 * Percentile(v, 0.99));
 }
 
+// With `s` null (no one-at-a-time run), one column.
 void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
-  const std::string none = "-";
-  PrintRow("", "concurrent", "one-at-a-time", "ratio");
+  const std::string none = "";
+  PrintRow("", "concurrent", s ? "one-at-a-time" : "", s ? "ratio" : "");
   auto row = [&](const char* name, double a, double b) {
     PrintRow(name, F(a), s ? F(b) : none, s ? Ratio(a, b) : "");
   };
@@ -205,12 +214,84 @@ void PrintPrefix(const RunStats& on, const RunStats& off) {
   PrintRow("TTFT mean/p50/p99 (ms)", Latency(on.ttft), Latency(off.ttft));
 }
 
+LatencyStats Summarize(const std::vector<double>& v) {
+  return {1e3 * Mean(v), 1e3 * Percentile(v, 0.5), 1e3 * Percentile(v, 0.99)};
+}
+
+ThroughputResult ToResult(const ThroughputOptions& o, const RunStats& c) {
+  ThroughputResult r;
+  r.num_requests = o.num_requests;
+  r.input_len = o.input_len;
+  r.output_len = o.output_len;
+  r.wall_s = c.wall_s;
+  r.output_tok_s = c.output_tokens / std::max(c.wall_s, 1e-9);
+  r.total_tok_s =
+      (c.computed_prompt_tokens + c.output_tokens) / std::max(c.wall_s, 1e-9);
+  r.decode_tok_s = c.decode_tokens / std::max(c.decode_s, 1e-9);
+  r.ttft = Summarize(c.ttft);
+  r.itl = Summarize(c.itl);
+  r.peak_kv_cache_usage = c.engine.peak_kv_cache_usage;
+  r.num_kv_blocks = c.engine.num_blocks_total;
+  r.num_preemptions = c.engine.num_preemptions;
+  r.num_steps = c.engine.num_steps;
+  return r;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<ThroughputShape>> ParseThroughputShapes(
+    std::string_view text) {
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--throughput: expected IN:OUT[,IN:OUT...] with positive token counts "
+        "(e.g. 1024:128,128:128), got '",
+        std::string(text), "'"));
+  };
+  constexpr int64_t kMax = 1 << 20;
+  std::vector<ThroughputShape> out;
+  for (absl::string_view item :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), ',')) {
+    const std::vector<absl::string_view> io = absl::StrSplit(item, ':');
+    int64_t in = 0, len = 0;
+    if (io.size() != 2 || !absl::SimpleAtoi(io[0], &in) ||
+        !absl::SimpleAtoi(io[1], &len) || in < 1 || in > kMax || len < 1 ||
+        len > kMax || out.size() >= 16) {
+      return bad();
+    }
+    out.push_back({static_cast<int>(in), static_cast<int>(len)});
+  }
+  return out;
+}
+
+absl::StatusOr<ThroughputResult> RunBatchingBench(
+    const worker::LoadedModel& loaded, const ThroughputOptions& o) {
+  if (o.shared_prefix_len != 0) {
+    return absl::InvalidArgumentError(
+        "RunBatchingBench: shared_prefix_len must be 0");
+  }
+  const std::vector<EngineRequest> requests = MakeRequests(loaded, o);
+  const worker::EngineConfig config = SizedConfig(loaded, o);
+  std::printf(
+      "%d requests x (%d prompt + %d output tokens), max_num_seqs %d, budget "
+      "%d tokens\n",
+      o.num_requests, o.input_len, o.output_len, config.max_num_seqs,
+      config.max_num_batched_tokens);
+  std::fflush(stdout);
+  ASSIGN_OR_RETURN(const RunStats concurrent,
+                   Run(loaded, config, requests, /*one_by_one=*/false));
+  std::optional<RunStats> sequential;
+  if (o.run_sequential) {
+    ASSIGN_OR_RETURN(sequential,
+                     Run(loaded, config, requests, /*one_by_one=*/true));
+  }
+  PrintBatching(concurrent, sequential ? &*sequential : nullptr,
+                concurrent.engine.num_blocks_total);
+  std::fflush(stdout);
+  return ToResult(o, concurrent);
+}
 
 int RunThroughputBench(const worker::LoadedModel& loaded,
                        const ThroughputOptions& o) {
-  const std::vector<EngineRequest> requests = MakeRequests(loaded, o);
-  worker::EngineConfig config = SizedConfig(loaded, o);
   std::printf("model %s, backend %s\n", loaded.model_id.c_str(),
               loaded.backend->name().c_str());
   auto fail = [](const absl::Status& st) {
@@ -219,6 +300,8 @@ int RunThroughputBench(const worker::LoadedModel& loaded,
     return 1;
   };
   if (o.shared_prefix_len > 0) {
+    const std::vector<EngineRequest> requests = MakeRequests(loaded, o);
+    worker::EngineConfig config = SizedConfig(loaded, o);
     std::printf(
         "%d requests sharing a %d-token prefix + %d own tokens, %d output "
         "tokens each\n",
@@ -232,21 +315,8 @@ int RunThroughputBench(const worker::LoadedModel& loaded,
     PrintPrefix(*on, *off);
     return 0;
   }
-  std::printf(
-      "%d requests x (%d prompt + %d output tokens), max_num_seqs %d, budget "
-      "%d tokens\n",
-      o.num_requests, o.input_len, o.output_len, config.max_num_seqs,
-      config.max_num_batched_tokens);
-  auto concurrent = Run(loaded, config, requests, /*one_by_one=*/false);
-  if (!concurrent.ok()) return fail(concurrent.status());
-  absl::StatusOr<RunStats> sequential;
-  if (o.run_sequential) {
-    sequential = Run(loaded, config, requests, /*one_by_one=*/true);
-    if (!sequential.ok()) return fail(sequential.status());
-  }
-  PrintBatching(*concurrent, o.run_sequential ? &*sequential : nullptr,
-                concurrent->engine.num_blocks_total);
-  return 0;
+  auto r = RunBatchingBench(loaded, o);
+  return r.ok() ? 0 : fail(r.status());
 }
 
 }  // namespace infernum::cli

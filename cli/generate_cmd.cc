@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<worker::Engine>> MakeGenerateEngine(
     const GenerateSetup& setup,
     const std::vector<std::vector<int32_t>>& prompts) {
   worker::EngineConfig config = setup.engine;
+  config.cuda_graphs = setup.loaded.cuda_graphs;
   if (config.num_blocks == 0 && config.kv_cache_memory_bytes == 0) {
     const int64_t context = setup.loaded.config.max_position_embeddings;
     std::vector<int64_t> tokens;

@@ -18,6 +18,9 @@ const std::vector<FlagSpec>& ModelFlagSpecs() {
       {"cpu-matmul-precision", FlagType::kString,
        "f32 (exact, default) | bf16 (bf16 activations for bf16 weights, "
        "AVX512-BF16 dot products)"},
+      {"cuda-graphs", FlagType::kBool,
+       "cuda: replay decode steps from CUDA graphs (default on; "
+       "--no-cuda-graphs)"},
   };
   return *specs;
 }
@@ -79,6 +82,7 @@ absl::StatusOr<worker::LoadedModel> LoadModelFromFlags(const ParsedArgs& a,
     return absl::InvalidArgumentError("--threads must be in [0, 1024]");
   o.backend.num_threads = static_cast<int>(threads);
   o.backend.cpu_matmul_precision = a.GetString("cpu-matmul-precision", "f32");
+  o.cuda_graphs = a.GetBool("cuda-graphs", true);
   o.need_tokenizer = need_tokenizer;
   return worker::SetupModel(o);
 }

@@ -9,11 +9,29 @@ namespace {
 // progress), and workers finally sleep on the condition variable.
 constexpr int kPauseIterations = 2000;
 constexpr int kYieldIterations = 200;
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kJoinedMask = kClosed - 1;
 
 inline void CpuRelax() {
 #if defined(__x86_64__)
   __builtin_ia32_pause();
 #endif
+}
+
+inline uint64_t JoinTag(uint64_t generation) {
+  return (generation & 0xffffffffu) << 32;
+}
+
+// Spins, then yields, until done() holds.
+template <class Done>
+void WaitUntil(Done done) {
+  for (int spin = 0; !done(); ++spin) {
+    if (spin < kPauseIterations) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();  // Let a descheduled thread run.
+    }
+  }
 }
 }  // namespace
 
@@ -36,6 +54,18 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+bool ThreadPool::Join(uint64_t generation) {
+  uint64_t state = join_state_.load(std::memory_order_acquire);
+  while ((state & ~(kClosed | kJoinedMask)) == JoinTag(generation) &&
+         (state & kClosed) == 0) {
+    if (join_state_.compare_exchange_weak(state, state + 1,
+                                          std::memory_order_acq_rel)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   while (true) {
@@ -54,18 +84,43 @@ void ThreadPool::WorkerLoop(int index) {
       cv_.wait(lock, [&] {
         return generation_.load(std::memory_order_acquire) != seen;
       });
-      gen = generation_.load(std::memory_order_acquire);
     }
-    seen = gen;
     const std::function<void(int)>* task;
+    Mode mode;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
+      // Read under mu_ with the task, so that both belong to one call.
+      gen = generation_.load(std::memory_order_acquire);
       task = task_;
+      mode = mode_;
     }
-    (*task)(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = gen;
+    if (mode == Mode::kAll) {
+      (*task)(index);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    } else if (Join(gen)) {
+      (*task)(index);
+      finished_.fetch_add(1, std::memory_order_acq_rel);
+    }
   }
+}
+
+void ThreadPool::Dispatch(const std::function<void(int)>& fn, Mode mode) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    task_ = &fn;
+    mode_ = mode;
+    const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    if (mode == Mode::kAll) {
+      pending_.store(num_threads_ - 1, std::memory_order_relaxed);
+    } else {
+      finished_.store(0, std::memory_order_relaxed);
+      join_state_.store(JoinTag(gen), std::memory_order_relaxed);
+    }
+    generation_.store(gen, std::memory_order_release);
+  }
+  cv_.notify_all();
 }
 
 void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
@@ -74,21 +129,23 @@ void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mu_);
-  pending_.store(num_threads_ - 1, std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    task_ = &fn;
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  cv_.notify_all();
+  Dispatch(fn, Mode::kAll);
   fn(0);
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-    if (spin < kPauseIterations) {
-      CpuRelax();
-    } else {
-      std::this_thread::yield();  // Let a descheduled worker run.
-    }
+  WaitUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
+}
+
+void ThreadPool::RunOnAvailable(const std::function<void(int)>& fn) {
+  if (num_threads_ == 1) {
+    fn(0);
+    return;
   }
+  std::lock_guard<std::mutex> call_lock(call_mu_);
+  Dispatch(fn, Mode::kAvailable);
+  fn(0);
+  const int joined = static_cast<int>(
+      join_state_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoinedMask);
+  WaitUntil(
+      [&] { return finished_.load(std::memory_order_acquire) == joined; });
 }
 
 void ThreadPool::ParallelFor(int64_t n,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -29,6 +30,48 @@ TEST(ThreadPoolTest, RunOnAllRunsEveryIndex) {
   std::vector<std::atomic<int>> hits(3);
   pool.RunOnAll([&](int t) { hits[t].fetch_add(1); });
   for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+TEST(ThreadPoolTest, RunOnAvailableRunsTheCallerAndEachWorkerAtMostOnce) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    for (int rep = 0; rep < 200; ++rep) {
+      std::vector<std::atomic<int>> hits(threads);
+      pool.RunOnAvailable([&](int t) {
+        ASSERT_GE(t, 0);
+        ASSERT_LT(t, threads);
+        hits[t].fetch_add(1);
+      });
+      EXPECT_EQ(hits[0].load(), 1);
+      for (int t = 1; t < threads; ++t) EXPECT_LE(hits[t].load(), 1) << t;
+    }
+  }
+}
+
+// Work shared out from an atomic counter is done exactly once whichever
+// threads take part, and RunOnAll calls interleaved with RunOnAvailable ones
+// (a worker that skipped one call must still run the next) keep their
+// every-thread guarantee.
+TEST(ThreadPoolTest, RunOnAvailableAndRunOnAllInterleave) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    constexpr int64_t kItems = 1000;
+    for (int rep = 0; rep < 300; ++rep) {
+      std::vector<std::atomic<int>> done(kItems);
+      std::atomic<int64_t> next{0};
+      pool.RunOnAvailable([&](int) {
+        for (int64_t i = next.fetch_add(7); i < kItems; i = next.fetch_add(7)) {
+          for (int64_t j = i; j < std::min(kItems, i + 7); ++j) {
+            done[j].fetch_add(1);
+          }
+        }
+      });
+      for (int64_t i = 0; i < kItems; ++i) ASSERT_EQ(done[i].load(), 1) << i;
+      std::vector<std::atomic<int>> hits(threads);
+      pool.RunOnAll([&](int t) { hits[t].fetch_add(1); });
+      for (int t = 0; t < threads; ++t) ASSERT_EQ(hits[t].load(), 1) << t;
+    }
+  }
 }
 
 }  // namespace

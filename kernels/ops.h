@@ -83,7 +83,9 @@ struct WriteKvCacheParams {
 // seq_lens[s] - query_len(s) + r and attends to cache positions [0, that].
 // Logical position p of s lives in block block_tables[s, p / block_size] at
 // offset p % block_size. Query head qh reads KV head qh / (nh / nkv).
-// Softmax in f32 with scale applied to q.k.
+// Softmax in f32 with scale applied to q.k. A sequence with seq_lens[s] == 0
+// is padding (CUDA-graph buckets): its rows attend to nothing and their
+// output is zero.
 struct PagedAttentionParams {
   Tensor q;                // [n, nh, hd] act.
   Tensor k_cache;          // [num_blocks, block_size, nkv, hd].

@@ -7,12 +7,15 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "kernels/cpu/cpu_context.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/validate.h"
 
 namespace infernum::kernels::cpu {
 namespace {
 constexpr auto kF32 = DType::kF32;
 constexpr auto kI32 = DType::kI32;
+// How many blocks ahead of its use a decode row's K/V block is prefetched.
+constexpr int64_t kPrefetchBlocks = 2;
 
 absl::Status CheckCaches(std::string_view op, const Tensor& k_cache,
                          const Tensor& v_cache) {
@@ -50,7 +53,8 @@ absl::Status CheckSequences(const PagedAttentionParams& p,
     if (q_len < 0 || qsl[s + 1] > plan.num_tokens) {
       return bad("has bad query_start_loc");
     }
-    if (q_len > len) return bad("has more query rows than context");
+    // seq_len 0 is padding: its rows' output is zero (see ops.h).
+    if (q_len > len && len != 0) return bad("has more query rows than context");
     if (len > plan.max_blocks * plan.block_size) {
       return bad("overflows its block table");
     }
@@ -116,6 +120,10 @@ struct RowView {
   int64_t context, kvh0, num_kvh;
   int64_t block_size, row_elems;  // Elements per cache row: nkv * hd.
   size_t elem;                    // Bytes per cache element.
+  // The row is its sequence's only query row (decode): its blocks come from
+  // memory. Rows of a longer query (prefill) share their blocks, which stay
+  // cached, so they are not prefetched.
+  bool streamed;
 
   // Positions [t0, t0 + block_size) of a block are block_size rows of
   // row_elems elements; the run of KV heads starts kvh0 * hd into each.
@@ -125,19 +133,65 @@ struct RowView {
         kvh0 * hd;
     return static_cast<const char*>(cache.data) + element * elem;
   }
-  // The cache is far larger than the CPU caches and its blocks scattered:
-  // the block at t0 is fetched while the one before it is computed.
+  // Prefetches the block at t0 (nothing past the context).
   void Prefetch(const Tensor& cache, int64_t t0, int64_t hd) const {
     if (t0 >= context) return;
     const char* start = BlockStart(cache, t0, hd);
     const int64_t count = std::min(block_size, context - t0);
     const int64_t run_bytes = num_kvh * hd * elem;
+    if (num_kvh * hd == row_elems) {  // The block's rows are contiguous.
+      const int64_t bytes = count * run_bytes;
+      for (int64_t b = 0; b < bytes; b += 64) PrefetchL1(start + b);
+      return;
+    }
     for (int64_t t = 0; t < count; ++t) {
       for (int64_t b = 0; b < run_bytes; b += 64) {
-        __builtin_prefetch(start + t * row_elems * elem + b);
+        PrefetchL1(start + t * row_elems * elem + b);
       }
     }
   }
+  int64_t num_blocks() const { return (context + block_size - 1) / block_size; }
+};
+
+// A decode row's blocks are scattered in a cache far larger than the CPU
+// caches, so they are prefetched kPrefetchBlocks ahead of their use, in the
+// order they are read: the item's K blocks, its V blocks, then the K blocks
+// of the next item (when known). Rows that are not `streamed` prefetch
+// nothing.
+class BlockPrefetcher {
+ public:
+  // `prefetched`: whether the previous item prefetched this one's first
+  // blocks.
+  BlockPrefetcher(const PagedAttentionParams& p, const RowView& view,
+                  const RowView* next, int64_t hd, bool prefetched)
+      : p_(p),
+        view_(view),
+        next_(next != nullptr && next->streamed ? next : nullptr),
+        hd_(hd),
+        nb_(view.num_blocks()),
+        issued_(prefetched ? kPrefetchBlocks : 0) {
+    Advance(0);
+  }
+  // Called before reading the item's block `index` (K blocks are 0..nb-1,
+  // V blocks nb..2nb-1).
+  void Advance(int64_t index) {
+    if (!view_.streamed) return;
+    for (; issued_ <= index + kPrefetchBlocks; ++issued_) Issue(issued_);
+  }
+
+ private:
+  void Issue(int64_t i) const {
+    const int64_t bs = view_.block_size;
+    if (i < nb_) return view_.Prefetch(p_.k_cache, i * bs, hd_);
+    if (i < 2 * nb_) return view_.Prefetch(p_.v_cache, (i - nb_) * bs, hd_);
+    if (next_ != nullptr) next_->Prefetch(p_.k_cache, (i - 2 * nb_) * bs, hd_);
+  }
+
+  const PagedAttentionParams& p_;
+  const RowView& view_;
+  const RowView* next_;
+  const int64_t hd_, nb_;
+  int64_t issued_;
 };
 
 RowView MakeRowView(const PagedAttentionParams& p, const AttentionPlan& plan,
@@ -153,6 +207,7 @@ RowView MakeRowView(const PagedAttentionParams& p, const AttentionPlan& plan,
   v.block_size = plan.block_size;
   v.row_elems = plan.num_kv_heads * plan.head_dim;
   v.elem = DTypeSize(p.k_cache.dtype);
+  v.streamed = q_len == 1;
   return v;
 }
 
@@ -163,15 +218,21 @@ RowView MakeRowView(const PagedAttentionParams& p, const AttentionPlan& plan,
 // inside each block reads every cache row in full, in order. scratch holds
 // num_kvh * group * (context + head_dim + 1) floats.
 void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
-                 const AttentionPlan& plan, int64_t row, int64_t kvh0,
-                 int64_t num_kvh, float* scratch) {
+                 const AttentionPlan& plan, const RowView& view,
+                 const RowView* next, bool prefetched, int64_t row,
+                 float* scratch) {
   const VecKernels& vec = *ctx.vec;
-  const RowView view = MakeRowView(p, plan, row, kvh0, num_kvh);
+  const int64_t kvh0 = view.kvh0, num_kvh = view.num_kvh;
   const int64_t hd = plan.head_dim, bs = plan.block_size;
   const int64_t context = view.context;
   const int64_t group = plan.num_heads / plan.num_kv_heads;
   const int64_t heads = num_kvh * group;
   const int64_t head_offset = (row * plan.num_heads + kvh0 * group) * hd;
+  if (context <= 0) {  // A padding sequence (seq_len 0) attends to nothing.
+    std::fill_n(p.out.as<float>() + head_offset, heads * hd, 0.0f);
+    return;
+  }
+  BlockPrefetcher prefetcher(p, view, next, plan.head_dim, prefetched);
   float* scores = scratch;                 // [heads][context]
   float* acc = scratch + heads * context;  // [heads][hd]
   float* inv_sum = acc + heads * hd;       // [heads]
@@ -179,9 +240,9 @@ void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
   AttnBlock block{
       nullptr,        group, hd,     nullptr, p.k_cache.dtype == DType::kBF16,
       view.row_elems, 0,     p.scale};
-  view.Prefetch(p.k_cache, 0, hd);
+  const int64_t nb = view.num_blocks();
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    view.Prefetch(p.k_cache, t0 + bs, hd);
+    prefetcher.Advance(t0 / bs);
     const char* kv = view.BlockStart(p.k_cache, t0, hd);
     block.count = std::min(bs, context - t0);
     for (int64_t h = 0; h < num_kvh; ++h) {
@@ -190,7 +251,6 @@ void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
       vec.attn_scores(block, scores + h * group * context + t0, context);
     }
   }
-  view.Prefetch(p.v_cache, 0, hd);
   for (int64_t g = 0; g < heads; ++g) {
     float* sg = scores + g * context;
     inv_sum[g] =
@@ -198,7 +258,7 @@ void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
   }
   std::fill(acc, acc + heads * hd, 0.0f);
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    view.Prefetch(p.v_cache, t0 + bs, hd);
+    prefetcher.Advance(nb + t0 / bs);
     const char* kv = view.BlockStart(p.v_cache, t0, hd);
     block.count = std::min(bs, context - t0);
     for (int64_t h = 0; h < num_kvh; ++h) {
@@ -275,9 +335,17 @@ absl::Status PagedAttention(const CpuContext& ctx,
   ParallelDynamic(
       ctx, items, grain, [&](int thread, int64_t begin, int64_t end) {
         float* mine = scratch.data() + thread * scratch_floats;
+        const auto view_of = [&](int64_t item) {
+          return MakeRowView(p, plan, item / items_per_row,
+                             item % items_per_row * kvh_per_item, kvh_per_item);
+        };
+        RowView view = view_of(begin);
         for (int64_t item = begin; item < end; ++item) {
-          AttendHeads(ctx, p, plan, item / items_per_row,
-                      item % items_per_row * kvh_per_item, kvh_per_item, mine);
+          const RowView next = item + 1 < end ? view_of(item + 1) : view;
+          AttendHeads(ctx, p, plan, view, item + 1 < end ? &next : nullptr,
+                      item > begin && view.streamed, item / items_per_row,
+                      mine);
+          view = next;
         }
       });
   return absl::OkStatus();

@@ -244,7 +244,7 @@ void ParallelDynamic(const CpuContext& ctx, int64_t items, int64_t grain,
     return;
   }
   std::atomic<int64_t> next{0};
-  ctx.pool->RunOnAll([&](int thread) {
+  ctx.pool->RunOnAvailable([&](int thread) {
     while (true) {
       const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
       if (begin >= items) return;

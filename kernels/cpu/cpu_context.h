@@ -4,6 +4,7 @@
 // index) before writing anything, then runs to completion.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -29,12 +30,20 @@ struct CpuContext {
 // Below this many element operations an op runs on the caller alone: waking
 // the pool costs more than it saves.
 inline constexpr int64_t kMinParallelWork = 1 << 15;
-// The same for ParallelRows (norms, RoPE, SiLU, ...; roughly 50 us of work
-// on one core). A parallel region costs a few us on an idle machine, but up
-// to a scheduler time slice when the machine is oversubscribed and a pool
-// thread has lost its core, so the small row ops of a decode step (e.g. 32
-// rows) stay on the caller.
-inline constexpr int64_t kMinParallelRowWork = 1 << 20;
+// The same for ParallelRows (norms, RoPE, SiLU, ...; roughly 5-10 us of work
+// on one core). Parallel row ops share rows out dynamically on
+// ThreadPool::RunOnAvailable, so a pool thread that has lost its core (an
+// oversubscribed machine) never holds the op up: the caller does its rows.
+inline constexpr int64_t kMinParallelRowWork = 1 << 17;
+// Rows are handed out in chunks of about this much work.
+inline constexpr int64_t kRowChunkWork = 1 << 15;
+
+// Runs fn(thread, begin, end) over [0, items) in chunks of `grain` items
+// handed out dynamically to the pool's threads (for uneven work such as
+// attention rows); thread < pool->num_threads() identifies the caller's slot.
+// Threads that are not running when the call starts may take no chunk.
+void ParallelDynamic(const CpuContext& ctx, int64_t items, int64_t grain,
+                     const std::function<void(int, int64_t, int64_t)>& fn);
 
 // Runs fn(begin, end) over [0, rows), on the pool when rows * work_per_row is
 // large enough to be worth it, else inline.
@@ -47,14 +56,11 @@ inline void ParallelRows(const CpuContext& ctx, int64_t rows,
     fn(0, rows);
     return;
   }
-  ctx.pool->ParallelFor(rows, fn);
+  const int64_t grain =
+      std::max<int64_t>(1, kRowChunkWork / std::max<int64_t>(1, work_per_row));
+  ParallelDynamic(ctx, rows, grain,
+                  [&](int, int64_t begin, int64_t end) { fn(begin, end); });
 }
-
-// Runs fn(thread, begin, end) over [0, items) in chunks of `grain` items
-// handed out dynamically to the pool's threads (for uneven work such as
-// attention rows); thread < pool->num_threads() identifies the caller's slot.
-void ParallelDynamic(const CpuContext& ctx, int64_t items, int64_t grain,
-                     const std::function<void(int, int64_t, int64_t)>& fn);
 
 // elementwise.cc
 absl::Status Embedding(const CpuContext& ctx, const EmbeddingParams& p);

@@ -103,7 +103,17 @@ absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p) {
   std::optional<ScratchPool::Lease> x_buf;
   // x is prepared row by row (on the pool for a long prefill).
   const int64_t k = job.k;
-  if (bf16_dot) {
+  if (bf16_dot && kernel.pack_x_bf16 != nullptr) {
+    // bf16 values, two per scratch float.
+    const int64_t stride = PackedXStride(k);
+    x_buf.emplace(ctx.scratch->Acquire((job.m * stride + 1) / 2));
+    auto* x_bf16 = reinterpret_cast<uint16_t*>(x_buf->data());
+    ParallelRows(ctx, job.m, 4 * k, [&](int64_t begin, int64_t end) {
+      kernel.pack_x_bf16(job.x, job.m, k, begin, end, x_bf16);
+    });
+    job.x_bf16 = x_bf16;
+    job.x_stride = stride;
+  } else if (bf16_dot) {
     // bf16 values, two per scratch float.
     x_buf.emplace(ctx.scratch->Acquire((job.m * k + 1) / 2));
     auto* x_bf16 = reinterpret_cast<uint16_t*>(x_buf->data());

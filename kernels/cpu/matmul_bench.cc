@@ -1,6 +1,6 @@
 // Matmul throughput on the CPU backend (not a test; run by hand):
 //   BZ=cpu tools/bazelw run -c opt //kernels/cpu:matmul_bench -- [threads]
-//     [all|gemm|attention] [matmul_precision=f32|bf16]
+//     [all|gemm|attention|decode|decode_attention] [matmul_precision=f32|bf16]
 // Prints the large-copy memory bandwidth, bf16 GEMV bandwidth against it,
 // and GEMM GFLOP/s for several batch sizes. Weights rotate through enough
 // copies to exceed the last-level cache, as a model's layers do.
@@ -149,8 +149,11 @@ void BenchAttention(Backend& backend, const AttentionShape& a) {
   // Calls rotate through copies of the cache that together exceed the
   // last-level cache, as a model's layers do.
   const int64_t block_bytes = kBlock * a.nkv * a.hd * DTypeSize(a.cache_dtype);
-  const int64_t copies = std::max<int64_t>(
-      1, (int64_t{256} << 20) / (2 * seq_blocks * block_bytes));
+  const int64_t copies =
+      std::getenv("ATTENTION_IN_CACHE") != nullptr
+          ? 1
+          : std::max<int64_t>(
+                1, (int64_t{256} << 20) / (2 * seq_blocks * block_bytes));
   const int64_t num_blocks = seq_blocks * copies;
   const int64_t cache_elems = num_blocks * kBlock * a.nkv * a.hd;
   DeviceBuffer q = MustAllocate(backend, n * a.nh * a.hd * 4);
@@ -214,6 +217,33 @@ void BenchAttentions(Backend& backend) {
   }
 }
 
+// The matmuls and attention of one 32-sequence decode step of llama-100m
+// (hidden 768, 12 layers, 12/4 heads, inter 2048, vocab 32000) at context
+// 160, each timed alone, and their sum for the whole step.
+void BenchDecodeStep(Backend& backend) {
+  constexpr int64_t kRotateBytes = int64_t{256} << 20;
+  struct Shape {
+    int64_t n, k, per_step;
+  };
+  const Shape shapes[] = {{256, 768, 24},  {768, 768, 24},  {4096, 768, 12},
+                          {768, 2048, 12}, {32000, 768, 1}, {1280, 768, 0}};
+  double step = 0;
+  for (const Shape& s : shapes) {
+    const Weights w = MakeBf16Weights(backend, s.n, s.k, kRotateBytes);
+    const Timing t = TimeMatmul(backend, w, 32);
+    const double flop = 2.0 * 32 * s.n * s.k;
+    std::printf("Matmul m=32 %5lld x %4lld: %8.1f us %6.1f GFLOP/s  x%lld\n",
+                static_cast<long long>(s.n), static_cast<long long>(s.k),
+                t.wall * 1e6, flop / t.wall / 1e9,
+                static_cast<long long>(s.per_step));
+    step += t.wall * s.per_step;
+  }
+  std::printf("matmuls per step: %.2f ms\n", step * 1e3);
+  for (DType cache : {DType::kF32, DType::kBF16}) {
+    BenchAttention(backend, {32, 1, 160, 12, 4, 64, cache});
+  }
+}
+
 int Main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   const std::string only = argc > 2 ? argv[2] : "all";
@@ -226,6 +256,21 @@ int Main(int argc, char** argv) {
   }
   auto backend = CreateCpuBackend(options);
   std::printf("backend: %s\n", backend->name().c_str());
+  if (only == "decode") {
+    BenchDecodeStep(*backend);
+    return 0;
+  }
+  if (only == "decode_attention" || only == "prefill_attention") {
+    // For profiling one attention shape.
+    const bool decode = only == "decode_attention";
+    for (int i = 0; i < 4; ++i) {
+      BenchAttention(*backend,
+                     decode
+                         ? AttentionShape{32, 1, 160, 12, 4, 64, DType::kF32}
+                         : AttentionShape{1, 512, 512, 32, 8, 64, DType::kF32});
+    }
+    return 0;
+  }
   if (only == "attention") {
     BenchAttentions(*backend);
     return 0;

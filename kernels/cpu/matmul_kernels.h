@@ -16,7 +16,8 @@ struct MatmulJob {
   // [m, x_stride] f32. For bf16 weights with a kernel that has
   // interleave_bf16_x, x as that function rewrote it.
   const float* x = nullptr;
-  // bf16-dot kernels only: x rounded to bf16, [m, x_stride].
+  // bf16-dot kernels only: x rounded to bf16, [m, x_stride], or, for a
+  // kernel with pack_x_bf16, as that function wrote it.
   const uint16_t* x_bf16 = nullptr;
   int64_t x_stride = 0;
   int64_t m = 0, k = 0, n = 0;
@@ -39,7 +40,15 @@ struct MatmulKernel {
   // bf16-dot kernels: out[i] = F32ToBf16(x[i]) for i < count (nearest even;
   // NaN stays NaN), which the caller stores in MatmulJob::x_bf16.
   void (*round_x_bf16)(const float* x, int64_t count, uint16_t* out) = nullptr;
+  // bf16-dot kernels, instead of round_x_bf16: writes rows [row_begin,
+  // row_end) of x ([m, k]) rounded the same way, in the kernel's own layout
+  // of m * PackedXStride(k) elements (rows may be written in any split).
+  void (*pack_x_bf16)(const float* x, int64_t m, int64_t k, int64_t row_begin,
+                      int64_t row_end, uint16_t* out) = nullptr;
 };
+
+// Elements per row of a pack_x_bf16 layout: k rounded up to 32.
+constexpr int64_t PackedXStride(int64_t k) { return (k + 31) / 32 * 32; }
 
 const MatmulKernel& ScalarMatmulKernel();  // matmul.cc
 const MatmulKernel& Avx2MatmulKernel();    // matmul_avx2.cc

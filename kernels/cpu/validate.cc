@@ -40,6 +40,11 @@ void ConvertElements(const void* src, DType src_dtype, void* dst,
     }
     case DType::kBF16: {
       auto* out = static_cast<uint16_t*>(dst);
+      if (src_dtype == DType::kF32) {  // The KV cache write: a tight loop.
+        const auto* in = static_cast<const float*>(src);
+        for (int64_t i = 0; i < n; ++i) out[i] = F32ToBf16(in[i]);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         out[i] = F32ToBf16(LoadAsF32(src, src_dtype, i));
       }

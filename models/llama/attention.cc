@@ -1,6 +1,7 @@
 #include "models/llama/attention.h"
 
 #include "common/status.h"
+#include "kernels/cuda/cuda_backend.h"
 
 namespace infernum::models {
 
@@ -46,9 +47,17 @@ absl::Status RunAttention(kernels::Backend& backend, const AttentionDims& dims,
   const Tensor k3 = k.Reshape({n, dims.num_kv_heads, hd});
   const Tensor v3 = v.Reshape({n, dims.num_kv_heads, hd});
   const AttentionMetadata& m = *args.meta;
-  RETURN_IF_ERROR(backend.Rope({q3, k3, m.positions, args.inv_freq}, stream));
-  RETURN_IF_ERROR(backend.WriteKvCache(
-      {k3, v3, args.k_cache, args.v_cache, m.slot_mapping}, stream));
+  if (kernels::CudaBackend* cuda = kernels::AsCudaBackend(&backend)) {
+    // One kernel instead of two: rotate q and k, write k and v to the cache.
+    RETURN_IF_ERROR(
+        cuda->RopeWriteKvCache({q3, k3, v3, m.positions, args.inv_freq,
+                                args.k_cache, args.v_cache, m.slot_mapping},
+                               stream));
+  } else {
+    RETURN_IF_ERROR(backend.Rope({q3, k3, m.positions, args.inv_freq}, stream));
+    RETURN_IF_ERROR(backend.WriteKvCache(
+        {k3, v3, args.k_cache, args.v_cache, m.slot_mapping}, stream));
+  }
 
   kernels::PagedAttentionParams pa;
   pa.q = q3;

@@ -2,12 +2,14 @@
 //   bazel run -c opt //models/llama:decode_bench -- \
 //     /work/shared/models/configs/llama-100m.json [dtype=bf16] [threads=0]
 //     [batch=1] [context=128] [steps=64] [profile=0|1|2]
-//     [matmul_precision=f32|bf16]
+//     [matmul_precision=f32|bf16] [kv_dtype=act|bf16]
 // Each of `batch` sequences gets a `context`-token prefill, then `steps`
 // decode steps run with all sequences in one batch; prints tokens/s, the
 // min and median step time, a hash of the last step's logits (to check that
 // two builds give the same bits) and, with profile=1, each op's wall time
 // per step (profile=2: the calling thread's CPU time; use threads=1).
+// kv_dtype=bf16 stores the KV cache in bf16 instead of the activation dtype
+// (f32), which halves the bytes attention reads.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -58,6 +60,7 @@ struct Options {
   int threads = 0, batch = 1, context = 128, steps = 64;
   int profile = 0;  // 1: wall time per op; 2: the caller's CPU time per op.
   kernels::CpuMatmulPrecision precision = kernels::CpuMatmulPrecision::kF32;
+  bool bf16_kv = false;
 };
 
 bool ParseOptions(int argc, char** argv, Options& o) {
@@ -69,7 +72,15 @@ bool ParseOptions(int argc, char** argv, Options& o) {
   if (argc > 5) o.context = std::atoi(argv[5]);
   if (argc > 6) o.steps = std::atoi(argv[6]);
   if (argc > 7) o.profile = std::atoi(argv[7]);
-  return argc <= 8 || kernels::ParseCpuMatmulPrecision(argv[8], &o.precision);
+  if (argc > 8 && !kernels::ParseCpuMatmulPrecision(argv[8], &o.precision)) {
+    return false;
+  }
+  if (argc > 9) {
+    const std::string kv = argv[9];
+    if (kv != "act" && kv != "bf16") return false;
+    o.bf16_kv = kv == "bf16";
+  }
+  return argc <= 10;
 }
 
 // FNV-1a of the logits: equal across builds iff they are bit-identical.
@@ -101,8 +112,9 @@ void PrintOps(std::map<std::string, std::vector<double>>& op_s) {
 void Run(const Options& o, LlamaModel& model, ProfilingBackend& profiler) {
   const int bs = 16;
   const int per_seq = (o.context + o.steps + bs - 1) / bs;
-  auto cache = KvCache::Create(model.backend(),
-                               model.MakeKvCacheShape(per_seq * o.batch, bs));
+  KvCacheShape shape = model.MakeKvCacheShape(per_seq * o.batch, bs);
+  if (o.bf16_kv) shape.dtype = kernels::DType::kBF16;
+  auto cache = KvCache::Create(model.backend(), shape);
   CHECK_OK(cache.status());
   std::vector<float> logits;
   auto t0 = std::chrono::steady_clock::now();
@@ -141,7 +153,8 @@ int Main(int argc, char** argv) {
   if (!ParseOptions(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: %s CONFIG.json [dtype] [threads] [batch] [context] "
-                 "[steps] [profile=0|1|2] [matmul_precision=f32|bf16]\n",
+                 "[steps] [profile=0|1|2] [matmul_precision=f32|bf16] "
+                 "[kv_dtype=act|bf16]\n",
                  argv[0]);
     return 2;
   }

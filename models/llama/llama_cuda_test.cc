@@ -218,7 +218,13 @@ void AddRows(Seq& s, int count, int block_size, int max_blocks,
     b.block_tables.push_back(s.first_block + j);
 }
 
-TEST(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
+// The mixed schedule below, with the CUDA model's decode steps (3
+// sequences: bucket 4, context buckets 256 and 512) replayed from CUDA
+// graphs or run eagerly.
+class RandomLlamaCudaTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
+  const bool graphs = GetParam();
   std::unique_ptr<kernels::Backend> gpu = CudaOrSkip();
   SKIP_WITHOUT_CUDA(gpu);
   auto config = ParseModelConfig(kRandomLlamaConfig, "");
@@ -232,6 +238,12 @@ TEST(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
   ASSERT_TRUE(gpu_model.ok()) << gpu_model.status();
 
   constexpr int kBlock = 16, kMaxBlocks = 24, kVocab = 2048;
+  DecodeGraphOptions graph_options;
+  graph_options.enabled = graphs;
+  graph_options.max_batch_size = 8;
+  graph_options.max_context = kMaxBlocks * kBlock;
+  graph_options.block_size = kBlock;
+  ASSERT_TRUE((*gpu_model)->ConfigureDecodeGraphs(graph_options).ok());
   auto cpu_cache = KvCache::Create(
       *cpu, (*cpu_model)->MakeKvCacheShape(3 * kMaxBlocks, kBlock));
   auto gpu_cache = KvCache::Create(
@@ -284,7 +296,15 @@ TEST(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
   for (int d = 0; d < 40 && !HasFatalFailure(); ++d) run_step({1, 1, 1});
   EXPECT_EQ(mismatches, 0)
       << "rows whose argmax differs though the CPU's top-2 margin is clear";
+  // Every decode step took the graph path: one graph per context bucket.
+  EXPECT_EQ((*gpu_model)->num_padded_decode_steps(), graphs ? 40 : 0);
+  EXPECT_EQ((*gpu_model)->num_decode_graphs(), graphs ? 2 : 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Graphs, RandomLlamaCudaTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "CudaGraphs" : "Eager";
+                         });
 
 }  // namespace
 }  // namespace infernum::models

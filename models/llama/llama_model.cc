@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "kernels/rope.h"
+#include "models/llama/llama_graph_state.h"
 #include "models/llama/mlp.h"
 
 namespace infernum::models {
@@ -142,6 +143,7 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
       act_.act = c.Take(act_dtype_, cap, inter);
     }));
     token_capacity_ = static_cast<int>(cap);
+    ++workspace_generation_;
   }
   if (num_logits > logits_capacity_) {
     const int64_t cap = RoundUp(num_logits, 8);
@@ -155,6 +157,7 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
                             : c.Take(DType::kF32, cap, vocab);
     }));
     logits_capacity_ = static_cast<int>(cap);
+    ++workspace_generation_;
   }
   if (num_meta > meta_capacity_) {
     const size_t cap = std::max(num_meta, 2 * meta_capacity_);
@@ -172,31 +175,38 @@ absl::Status LlamaModel::UploadInputs(const ForwardBatch& b,
                                         p.data.size() * sizeof(int32_t),
                                         stream));
   const int64_t n = b.num_tokens(), num_seqs = b.num_seqs();
-  token_ids_ = I32At(meta_buffer_, p.token_ids_offset, n);
-  logits_indices_ = I32At(meta_buffer_, p.logits_indices_offset,
-                          static_cast<int64_t>(b.logits_indices.size()));
-  meta_.positions = I32At(meta_buffer_, p.positions_offset, n);
-  meta_.slot_mapping = I32At(meta_buffer_, p.slot_mapping_offset, n);
-  meta_.block_tables = I32At(meta_buffer_, p.block_tables_offset,
-                             num_seqs * b.max_blocks_per_seq)
-                           .Reshape({num_seqs, b.max_blocks_per_seq});
-  meta_.query_start_loc =
+  views_.token_ids = I32At(meta_buffer_, p.token_ids_offset, n);
+  views_.logits_indices = I32At(meta_buffer_, p.logits_indices_offset,
+                                static_cast<int64_t>(b.logits_indices.size()));
+  AttentionMetadata& m = views_.meta;
+  m.positions = I32At(meta_buffer_, p.positions_offset, n);
+  m.slot_mapping = I32At(meta_buffer_, p.slot_mapping_offset, n);
+  m.block_tables = I32At(meta_buffer_, p.block_tables_offset,
+                         num_seqs * b.max_blocks_per_seq)
+                       .Reshape({num_seqs, b.max_blocks_per_seq});
+  m.query_start_loc =
       I32At(meta_buffer_, p.query_start_loc_offset, num_seqs + 1);
-  meta_.seq_lens = I32At(meta_buffer_, p.seq_lens_offset, num_seqs);
-  meta_.num_seqs = static_cast<int>(num_seqs);
-  meta_.max_query_len = p.max_query_len;
-  meta_.max_seq_len = p.max_seq_len;
+  m.seq_lens = I32At(meta_buffer_, p.seq_lens_offset, num_seqs);
+  m.num_seqs = static_cast<int>(num_seqs);
+  m.max_query_len = p.max_query_len;
+  m.max_seq_len = p.max_seq_len;
   return absl::OkStatus();
 }
 
-absl::Status LlamaModel::RunLayers(const ForwardBatch& b, KvCache& kv_cache,
-                                   kernels::Stream* stream) {
-  const int64_t n = b.num_tokens();
+absl::Status LlamaModel::EnqueueStep(const StepViews& v, int64_t n, int64_t m,
+                                     KvCache& kv_cache,
+                                     kernels::Stream* stream) {
+  RETURN_IF_ERROR(RunLayers(v, n, kv_cache, stream));
+  return m == 0 ? absl::OkStatus() : ComputeLogits(v, n, m, stream);
+}
+
+absl::Status LlamaModel::RunLayers(const StepViews& v, int64_t n,
+                                   KvCache& kv_cache, kernels::Stream* stream) {
   const Tensor residual = act_.residual.Rows(0, n);
   const Tensor hidden = act_.hidden.Rows(0, n);
   const Tensor normed = act_.normed.Rows(0, n);
   RETURN_IF_ERROR(backend_.Embedding(
-      {weights_.embed.tensor, token_ids_, residual}, stream));
+      {weights_.embed.tensor, v.token_ids, residual}, stream));
   AttentionDims dims;
   dims.num_heads = config_.num_attention_heads;
   dims.num_kv_heads = config_.num_key_value_heads;
@@ -213,7 +223,7 @@ absl::Status LlamaModel::RunLayers(const ForwardBatch& b, KvCache& kv_cache,
          w.input_norm.tensor, normed, eps},
         stream));
     AttentionArgs attn{normed,        w.qkv.tensor,  w.o_proj.tensor, inv_freq_,
-                       kv_cache.k(l), kv_cache.v(l), &meta_,          act_.qkv,
+                       kv_cache.k(l), kv_cache.v(l), &v.meta,         act_.qkv,
                        act_.attn,     hidden};
     RETURN_IF_ERROR(RunAttention(backend_, dims, attn, stream));
     RETURN_IF_ERROR(backend_.RmsNorm(
@@ -229,41 +239,44 @@ absl::Status LlamaModel::RunLayers(const ForwardBatch& b, KvCache& kv_cache,
   return absl::OkStatus();
 }
 
-absl::Status LlamaModel::ComputeLogits(const ForwardBatch& b,
-                                       std::vector<float>& logits,
+absl::Status LlamaModel::ComputeLogits(const StepViews& v, int64_t n, int64_t m,
                                        kernels::Stream* stream) {
-  const int64_t n = b.num_tokens();
-  const int64_t m = static_cast<int64_t>(b.logits_indices.size());
-  const int64_t vocab = config_.vocab_size;
-  logits.resize(m * vocab);
-  if (m == 0) return backend_.Synchronize(stream);
   // Only the wanted rows go through the final residual add, norm and head.
   const Tensor residual = out_.residual.Rows(0, m);
   const Tensor hidden = out_.hidden.Rows(0, m);
   const Tensor normed = out_.normed.Rows(0, m);
   RETURN_IF_ERROR(backend_.Embedding(
-      {act_.residual.Rows(0, n), logits_indices_, residual}, stream));
+      {act_.residual.Rows(0, n), v.logits_indices, residual}, stream));
   RETURN_IF_ERROR(backend_.Embedding(
-      {act_.hidden.Rows(0, n), logits_indices_, hidden}, stream));
+      {act_.hidden.Rows(0, n), v.logits_indices, hidden}, stream));
   RETURN_IF_ERROR(
       backend_.RmsNorm({hidden, residual, weights_.final_norm.tensor, normed,
                         config_.rms_norm_eps},
                        stream));
   const Tensor logits_act = out_.logits_act.Rows(0, m);
-  const Tensor logits_f32 = out_.logits_f32.Rows(0, m);
   RETURN_IF_ERROR(
       backend_.Matmul({normed, weights_.lm_head.tensor, logits_act}, stream));
-  if (act_dtype_ != DType::kF32) {
-    RETURN_IF_ERROR(backend_.Cast({logits_act, logits_f32}, stream));
-  }
-  RETURN_IF_ERROR(backend_.CopyToHost(logits.data(), logits_f32.data,
-                                      logits_f32.nbytes(), stream));
-  return backend_.Synchronize(stream);
+  if (act_dtype_ == DType::kF32) return absl::OkStatus();
+  return backend_.Cast({logits_act, out_.logits_f32.Rows(0, m)}, stream);
 }
 
 absl::Status LlamaModel::Forward(const ForwardBatch& batch, KvCache& kv_cache,
                                  std::vector<float>& logits,
                                  kernels::Stream* stream) {
+  if (stream == nullptr) stream = backend_.default_stream();
+  ASSIGN_OR_RETURN(const Tensor device_logits,
+                   ForwardDevice(batch, kv_cache, stream));
+  logits.resize(device_logits.numel());
+  if (!logits.empty()) {
+    RETURN_IF_ERROR(backend_.CopyToHost(logits.data(), device_logits.data,
+                                        device_logits.nbytes(), stream));
+  }
+  return backend_.Synchronize(stream);
+}
+
+absl::StatusOr<Tensor> LlamaModel::ForwardDevice(const ForwardBatch& batch,
+                                                 KvCache& kv_cache,
+                                                 kernels::Stream* stream) {
   RETURN_IF_ERROR(CheckCache(kv_cache));
   RETURN_IF_ERROR(ValidateForwardBatch(batch, config_.vocab_size, kv_cache));
   if (stream == nullptr) stream = backend_.default_stream();
@@ -274,12 +287,17 @@ absl::Status LlamaModel::Forward(const ForwardBatch& batch, KvCache& kv_cache,
                      " tokens exceeds the model's sliding window (",
                      *config_.sliding_window, "), which is not implemented"));
   }
-  RETURN_IF_ERROR(EnsureWorkspace(batch.num_tokens(),
-                                  static_cast<int>(batch.logits_indices.size()),
-                                  packed_.data.size()));
+  bool taken = false;
+  absl::StatusOr<Tensor> graphed =
+      ForwardDecodeGraph(batch, kv_cache, stream, &taken);
+  if (taken || !graphed.ok()) return graphed;
+  const int n = batch.num_tokens();
+  const int m = static_cast<int>(batch.logits_indices.size());
+  RETURN_IF_ERROR(EnsureWorkspace(n, m, packed_.data.size()));
   RETURN_IF_ERROR(UploadInputs(batch, stream));
-  RETURN_IF_ERROR(RunLayers(batch, kv_cache, stream));
-  return ComputeLogits(batch, logits, stream);
+  RETURN_IF_ERROR(EnqueueStep(views_, n, m, kv_cache, stream));
+  if (m == 0) return Tensor(nullptr, DType::kF32, {0, config_.vocab_size});
+  return out_.logits_f32.Rows(0, m);
 }
 
 }  // namespace infernum::models

@@ -18,6 +18,7 @@
 #include "models/io/safetensors.h"
 #include "models/kv_cache.h"
 #include "models/llama/attention.h"
+#include "models/llama/decode_graphs.h"
 #include "models/llama/llama_weights.h"
 #include "models/llama/step_inputs.h"
 
@@ -49,6 +50,33 @@ class LlamaModel {
   absl::Status Forward(const ForwardBatch& batch, KvCache& kv_cache,
                        std::vector<float>& logits, kernels::Stream* stream);
 
+  // Forward() without the copy to the host: enqueues the step on `stream`
+  // (null: the default stream) and returns the [logits_indices.size(),
+  // vocab_size] f32 logits on the device, valid until the next forward pass
+  // (the caller may modify them). The work may still be running: order
+  // later work on the same stream, or Synchronize. Same errors as Forward().
+  // A plain decode step (IsPlainDecode) replays a CUDA graph when decode
+  // graphs are configured; its logits are then rows [0, num_seqs) of the
+  // padded bucket.
+  absl::StatusOr<kernels::Tensor> ForwardDevice(const ForwardBatch& batch,
+                                                KvCache& kv_cache,
+                                                kernels::Stream* stream);
+
+  // Turns the CUDA-graph decode path on or off (options.enabled) for later
+  // forward passes and drops every captured graph. Without a CUDA backend it
+  // only records the options (no graphs) unless options.pad_without_graphs.
+  // Allocates the fixed graph-input buffer (ResourceExhausted if it does not
+  // fit): call it before sizing the KV cache from free memory.
+  // InvalidArgument for a non-positive batch size, context or block size.
+  absl::Status ConfigureDecodeGraphs(const DecodeGraphOptions& options);
+  // Instantiated CUDA graphs (0 without graphs).
+  int num_decode_graphs() const;
+  // Forward passes that took the padded decode path (graph replays,
+  // captures, or eager padded runs).
+  int64_t num_padded_decode_steps() const { return num_padded_decode_steps_; }
+
+  ~LlamaModel();
+
   const ModelConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
   kernels::Backend& backend() const { return backend_; }
@@ -75,13 +103,29 @@ class LlamaModel {
     kernels::Tensor logits_f32;                // [m, V] f32 (may alias)
   };
 
+  // Device views one forward pass reads (this step's inputs).
+  struct StepViews {
+    kernels::Tensor token_ids;       // [n] i32.
+    kernels::Tensor logits_indices;  // [m] i32.
+    AttentionMetadata meta;
+  };
+  struct GraphState;  // llama_decode_graphs.cc
+
   absl::Status EnsureWorkspace(int num_tokens, int num_logits, size_t num_meta);
   absl::Status UploadInputs(const ForwardBatch& batch, kernels::Stream* stream);
-  absl::Status RunLayers(const ForwardBatch& batch, KvCache& kv_cache,
+  // Enqueues the layers and the logits of the m wanted rows for n tokens.
+  absl::Status EnqueueStep(const StepViews& v, int64_t n, int64_t m,
+                           KvCache& kv_cache, kernels::Stream* stream);
+  absl::Status RunLayers(const StepViews& v, int64_t n, KvCache& kv_cache,
                          kernels::Stream* stream);
-  absl::Status ComputeLogits(const ForwardBatch& batch,
-                             std::vector<float>& logits,
+  absl::Status ComputeLogits(const StepViews& v, int64_t n, int64_t m,
                              kernels::Stream* stream);
+  // The padded decode path (llama_decode_graphs.cc); false in `*taken` when
+  // the step does not qualify (then nothing was enqueued).
+  absl::StatusOr<kernels::Tensor> ForwardDecodeGraph(const ForwardBatch& batch,
+                                                     KvCache& kv_cache,
+                                                     kernels::Stream* stream,
+                                                     bool* taken);
   absl::Status CheckCache(const KvCache& kv_cache) const;
 
   ModelConfig config_;
@@ -98,12 +142,15 @@ class LlamaModel {
   kernels::DeviceBuffer token_buffer_;
   kernels::DeviceBuffer logits_buffer_;
   kernels::DeviceBuffer meta_buffer_;
-  PackedStepInputs packed_;    // Host staging for the step's i32 arrays.
-  kernels::Tensor token_ids_;  // Device views into meta_buffer_ (this step).
-  kernels::Tensor logits_indices_;
-  AttentionMetadata meta_;
+  PackedStepInputs packed_;  // Host staging for the step's i32 arrays.
+  StepViews views_;          // Device views into meta_buffer_ (this step).
   Activations act_;
   LogitsBuffers out_;
+  // Bumped whenever token_buffer_ or logits_buffer_ is reallocated (graphs
+  // captured before then point at freed memory).
+  int64_t workspace_generation_ = 0;
+  std::unique_ptr<GraphState> graphs_;  // Null: no padded decode path.
+  int64_t num_padded_decode_steps_ = 0;
 };
 
 }  // namespace infernum::models

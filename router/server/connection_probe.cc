@@ -5,68 +5,99 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace infernum::router {
 namespace {
 
-// Numeric host and port of a socket address, formatted like cpp-httplib.
-bool Describe(const sockaddr_storage& addr, socklen_t len, std::string* ip,
-              int* port) {
+// Whether a socket address is ip:port (numeric host, formatted like
+// cpp-httplib). The port is compared first: it is cheap and usually differs.
+bool IsAddress(const sockaddr_storage& addr, socklen_t len,
+               const std::string& ip, int port) {
+  int actual_port = -1;
   if (addr.ss_family == AF_INET) {
-    *port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+    actual_port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
   } else if (addr.ss_family == AF_INET6) {
-    *port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
-  } else {
-    return false;
+    actual_port =
+        ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
   }
+  if (actual_port != port) return false;
   std::array<char, NI_MAXHOST> host{};
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host.data(),
-                  host.size(), nullptr, 0, NI_NUMERICHOST) != 0) {
-    return false;
-  }
-  *ip = host.data();
-  return true;
+  return getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host.data(),
+                     host.size(), nullptr, 0, NI_NUMERICHOST) == 0 &&
+         ip == host.data();
 }
 
+// The peer is checked first: only the one connection passes that.
 bool Matches(int fd, const std::string& local_ip, int local_port,
              const std::string& remote_ip, int remote_port) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
-  std::string ip;
-  int port = 0;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      !Describe(addr, len, &ip, &port) || port != local_port ||
-      ip != local_ip) {
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      !IsAddress(addr, len, remote_ip, remote_port)) {
     return false;
   }
   len = sizeof(addr);
-  return getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
-         Describe(addr, len, &ip, &port) && port == remote_port &&
-         ip == remote_ip;
+  return getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+         IsAddress(addr, len, local_ip, local_port);
 }
 
 }  // namespace
 
-ConnectionProbe::ConnectionProbe(const std::string& local_ip, int local_port,
-                                 const std::string& remote_ip,
-                                 int remote_port) {
-  if (local_port <= 0 || remote_port <= 0) return;
+int SocketFinder::Scan(const std::string& local_ip, int local_port,
+                       const std::string& remote_ip, int remote_port) {
+  if (local_port <= 0 || remote_port <= 0) return -1;
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
+  if (dir == nullptr) return -1;
+  std::vector<int> fds;
   while (dirent* entry = readdir(dir)) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    if (Matches(static_cast<int>(fd), local_ip, local_port, remote_ip,
-                remote_port)) {
-      fd_ = static_cast<int>(fd);
-      break;
-    }
+    fds.push_back(static_cast<int>(fd));
   }
   closedir(dir);
+  // Newest first: a new connection usually has the highest descriptor
+  // (the lowest free one, above the connections opened before it).
+  std::sort(fds.rbegin(), fds.rend());
+  for (const int fd : fds) {
+    if (Matches(fd, local_ip, local_port, remote_ip, remote_port)) return fd;
+  }
+  return -1;
+}
+
+int SocketFinder::Find(const std::string& local_ip, int local_port,
+                       const std::string& remote_ip, int remote_port) {
+  if (local_port <= 0 || remote_port <= 0) return -1;
+  const std::string key =
+      absl::StrCat(local_ip, " ", local_port, " ", remote_ip, " ", remote_port);
+  int cached = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fds_.find(key);
+    if (it != fds_.end()) cached = it->second;
+  }
+  // A cached descriptor may have been closed and reused since: it counts
+  // only while it still has this 4-tuple (which one live connection has).
+  if (cached >= 0 &&
+      Matches(cached, local_ip, local_port, remote_ip, remote_port)) {
+    return cached;
+  }
+  const int fd = Scan(local_ip, local_port, remote_ip, remote_port);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0) {
+    fds_.erase(key);
+    return -1;
+  }
+  if (fds_.size() >= kMaxEntries) fds_.clear();
+  fds_[key] = fd;
+  return fd;
 }
 
 bool ConnectionProbe::PeerConnected() const {

@@ -76,6 +76,14 @@ GenerationRun::GenerationRun(WorkerPool* pool, RunSpec spec)
         decoder_options);
     choices_[i].text = spec_.echo_prefix[i];
     choices_[i].text_offset = CodePoints(spec_.echo_prefix[i]);
+    if (spec_.options.stream) {
+      choices_[i].text_chunks.emplace(
+          spec_.meta,
+          spec_.endpoint == Endpoint::kChat
+              ? TextChunkRenderer::Kind::kChat
+              : TextChunkRenderer::Kind::kCompletion,
+          static_cast<int>(i), spec_.options.include_usage);
+    }
   }
   if (spec_.options.stream) StartStream();
 }
@@ -104,6 +112,10 @@ void GenerationRun::Emit(int index, std::string text,
   if (!spec_.options.stream) {
     c.text += text;
     for (auto& lp : logprobs) c.logprobs.push_back(std::move(lp));
+    return;
+  }
+  if (!spec_.options.logprobs) {  // The common case: text only.
+    c.text_chunks->Append(text, &pending_);
     return;
   }
   std::optional<std::vector<TokenLogprob>> lp;

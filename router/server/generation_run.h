@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "absl/time/time.h"
 #include "router/api/openai_request.h"
 #include "router/api/openai_response.h"
+#include "router/api/text_chunk.h"
 #include "router/server/choice_decoder.h"
 #include "router/server/generation_session.h"
 #include "router/server/model_assets.h"
@@ -98,6 +100,8 @@ class GenerationRun {
     FinishReason finish = FinishReason::kNone;
     int64_t completion_tokens = 0;
     int64_t text_offset = 0;  // Completions logprobs offset counter.
+    // Streaming: renders the text-only chunks (most of the stream).
+    std::optional<TextChunkRenderer> text_chunks;
   };
 
   // Pulls events until `done()` holds; error on a worker failure, client

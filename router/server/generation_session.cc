@@ -147,9 +147,13 @@ GenerationSession::~GenerationSession() {
 }
 
 void GenerationSession::Push(Raw raw) {
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.push_back(std::move(raw));
-  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(raw));
+  }
+  // Outside the lock. Safe: this call's OnDone, and so the destructor's
+  // return, cannot come before this reaction has ended.
+  wake_.Notify();
 }
 
 void GenerationSession::CallDone(Raw raw) {
@@ -157,6 +161,7 @@ void GenerationSession::CallDone(Raw raw) {
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(std::move(raw));
   --live_calls_;
+  wake_.Notify();
   cv_.notify_all();
 }
 
@@ -408,32 +413,24 @@ std::optional<SequenceEvent> GenerationSession::CheckStalls() {
 std::optional<SequenceEvent> GenerationSession::Next(absl::Duration timeout) {
   const absl::Time until = absl::Now() + timeout;
   while (true) {
-    Raw raw;
+    std::optional<Raw> raw;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (queue_.empty()) {
-        // Caught up with every stream: now silence means a stall.
-        lock.unlock();
-        std::optional<SequenceEvent> ev = CheckStalls();
-        if (ev.has_value()) return ev;
-        const absl::Time wake = std::min(until, NextStallCheck());
-        lock.lock();
-        auto ready = [this] { return !queue_.empty(); };
-        if (wake == absl::InfiniteFuture()) {
-          cv_.wait(lock, ready);
-        } else {
-          cv_.wait_until(lock, absl::ToChronoTime(wake), ready);
-        }
-        if (queue_.empty()) {
-          if (absl::Now() >= until) return std::nullopt;
-          continue;
-        }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty()) {
+        raw = std::move(queue_.front());
+        queue_.pop_front();
       }
-      raw = std::move(queue_.front());
-      queue_.pop_front();
     }
-    std::optional<SequenceEvent> ev = Process(std::move(raw));
+    if (raw.has_value()) {
+      std::optional<SequenceEvent> ev = Process(std::move(*raw));
+      if (ev.has_value()) return ev;
+      continue;
+    }
+    // Caught up with every stream: now silence means a stall.
+    std::optional<SequenceEvent> ev = CheckStalls();
     if (ev.has_value()) return ev;
+    if (absl::Now() >= until) return std::nullopt;
+    wake_.Wait(std::min(until, NextStallCheck()));
   }
 }
 

@@ -61,6 +61,7 @@
 #include "absl/time/time.h"
 #include "proto/infernum/v1/worker.pb.h"
 #include "router/server/router_counters.h"
+#include "router/server/wake_signal.h"
 #include "router/server/worker_pool.h"
 
 namespace infernum::router {
@@ -180,8 +181,9 @@ class GenerationSession {
   std::vector<std::unique_ptr<Call>> calls_;
   std::vector<std::string> workers_used_;  // Every attempt, owner-only.
 
-  std::mutex mu_;  // Guards queue_ and live_calls_.
-  std::condition_variable cv_;
+  std::mutex mu_;               // Guards queue_ and live_calls_.
+  std::condition_variable cv_;  // live_calls_ changed (the destructor).
+  WakeSignal wake_;             // queue_ grew (Next).
   std::deque<Raw> queue_;
   int live_calls_ = 0;
 };

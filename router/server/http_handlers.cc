@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "router/api/errors.h"
+#include "router/server/chunk_writer.h"
 #include "router/server/connection_probe.h"
 #include "router/server/http_server.h"
 #include "router/server/http_server_internal.h"
@@ -77,19 +79,30 @@ void HttpServer::SendGeneration(std::shared_ptr<Exchange> ex,
   res.set_chunked_content_provider(
       "text/event-stream", [this, ex](size_t, httplib::DataSink& sink) {
         if (ex->api.stream == nullptr) return false;  // Already streamed.
-        auto write = [&ex, &sink](std::string_view data) {
+        // Chunks go straight to the socket when it is known: cpp-httplib's
+        // DataSink polls the socket twice before every write.
+        std::optional<ChunkWriter> direct;
+        if (ex->socket_fd >= 0) {
+          direct.emplace(ex->socket_fd, absl::Seconds(kWriteTimeoutSec));
+        }
+        const ConnectionProbe probe(ex->socket_fd);
+        auto write = [&ex, &sink, &direct](std::string_view data) {
           if (data.rfind("data: {\"error\"", 0) == 0) {
             ex->scope.set_error("stream_error");
           }
-          const bool ok = sink.write(data.data(), data.size());
+          const bool ok = direct.has_value()
+                              ? direct->Write(data)
+                              : sink.write(data.data(), data.size());
           if (ok) ex->scope.OnStreamWrite();
           return ok;
         };
+        auto connected = [this, &sink, &probe] {
+          return Connected() &&
+                 (probe.found() ? probe.PeerConnected() : sink.is_writable());
+        };
         bool ok = false;
         try {  // Nothing may escape into cpp-httplib's writer.
-          ok = ex->api.stream->Stream(write, [this, &sink] {
-            return Connected() && sink.is_writable();
-          });
+          ok = ex->api.stream->Stream(write, connected);
         } catch (const std::exception& e) {
           LOG(ERROR) << "exception while streaming: " << e.what();
         }
@@ -123,8 +136,9 @@ void HttpServer::HandlePost(bool chat, const httplib::Request& req,
     ex->scope.set_status(res.status);
     return;
   }
-  const ConnectionProbe probe(req.local_addr, req.local_port, req.remote_addr,
-                              req.remote_port);
+  ex->socket_fd = sockets_.Find(req.local_addr, req.local_port, req.remote_addr,
+                                req.remote_port);
+  const ConnectionProbe probe(ex->socket_fd);
   const ConnectionCheck connected = [this, &probe] {
     return Connected() && probe.PeerConnected();
   };

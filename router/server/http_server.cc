@@ -33,7 +33,7 @@ HttpServer::HttpServer(ApiService* service, Options options, Hooks hooks)
   // hold each one back ~40 ms on a reused connection.
   server_->set_tcp_nodelay(true);
   server_->set_read_timeout(30, 0);
-  server_->set_write_timeout(30, 0);
+  server_->set_write_timeout(kWriteTimeoutSec, 0);
   RegisterRoutes();
 }
 

@@ -17,7 +17,8 @@
 //
 // Connections: one thread per open connection (ElasticTaskQueue), grown on
 // demand up to `num_threads`; the listen backlog is raised to
-// `listen_backlog` (cpp-httplib's built-in backlog is 5).
+// `listen_backlog` (cpp-httplib's built-in backlog is 5). SSE chunks go
+// straight to the connection's socket (ChunkWriter) when it was found.
 #pragma once
 
 #include <atomic>
@@ -34,6 +35,7 @@
 #include "router/server/api_service.h"
 #include "router/server/auth.h"
 #include "router/server/config.h"
+#include "router/server/connection_probe.h"
 #include "router/server/router_metrics.h"
 
 namespace httplib {
@@ -135,6 +137,7 @@ class HttpServer {
   RequestIdGenerator request_ids_;
   std::unique_ptr<Library> server_;
   std::unique_ptr<ActiveCount> active_;
+  SocketFinder sockets_;  // Each request's connection socket.
   std::mutex listen_mu_;  // Guards listener_ and accept_loop_ended_.
   std::condition_variable listen_cv_;
   Listener listener_ = Listener::kBound;

@@ -20,6 +20,8 @@
 namespace infernum::router {
 
 inline constexpr char kRequestIdHeader[] = "x-request-id";
+// cpp-httplib's write timeout, also used by ChunkWriter.
+inline constexpr int kWriteTimeoutSec = 30;
 
 // cpp-httplib's Server with a finer stop than stop(), which marks the
 // server as shutting down at once: then a response whose headers are out
@@ -86,6 +88,9 @@ struct HttpServer::Exchange {
   ActiveCount::Guard active;
   RequestScope scope;
   ApiResponse api;
+  // The connection's socket (SocketFinder), or -1: open until the response,
+  // a streamed body included, has been written.
+  int socket_fd = -1;
 };
 
 }  // namespace infernum::router

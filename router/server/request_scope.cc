@@ -34,8 +34,10 @@ void RequestScope::OnStreamWrite(absl::Time now) {
           record_.model, absl::ToDoubleSeconds(now - record_.start));
     }
   } else if (observers_.metrics != nullptr) {
-    observers_.metrics->ObserveInterTokenLatency(
-        record_.model, absl::ToDoubleSeconds(now - *last_write_));
+    if (itl_ == nullptr) {
+      itl_ = observers_.metrics->InterTokenLatency(record_.model);
+    }
+    itl_->Observe(absl::ToDoubleSeconds(now - *last_write_));
   }
   last_write_ = now;
 }

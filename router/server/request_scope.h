@@ -64,6 +64,7 @@ class RequestScope {
   std::string policy_;
   int status_ = 0;
   std::optional<absl::Time> last_write_;
+  metrics::Histogram* itl_ = nullptr;  // The model's ITL histogram, once used.
   bool finished_ = false;
 };
 

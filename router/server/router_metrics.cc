@@ -95,7 +95,11 @@ void RouterMetrics::ObserveTimeToFirstToken(std::string_view model,
 
 void RouterMetrics::ObserveInterTokenLatency(std::string_view model,
                                              double seconds) {
-  itl_.WithLabels({std::string(model)})->Observe(seconds);
+  InterTokenLatency(model)->Observe(seconds);
+}
+
+metrics::Histogram* RouterMetrics::InterTokenLatency(std::string_view model) {
+  return itl_.WithLabels({std::string(model)});
 }
 
 void RouterMetrics::ObserveEndToEnd(std::string_view model, double seconds) {

@@ -59,6 +59,9 @@ class RouterMetrics {
   void CountRejected(std::string_view reason);
   void ObserveTimeToFirstToken(std::string_view model, double seconds);
   void ObserveInterTokenLatency(std::string_view model, double seconds);
+  // The inter_token_latency_seconds child of `model` (never null; valid as
+  // long as this object): callers that observe many gaps keep it.
+  metrics::Histogram* InterTokenLatency(std::string_view model);
   void ObserveEndToEnd(std::string_view model, double seconds);
 
   // The exposition text (runs the scrape hooks).

@@ -7,18 +7,24 @@
 #
 # PHASEs, always run in this order (default: check tests worker bench peer
 # sanitize; all of them take longer than one 600 s device command, so a
-# session runs `check tests worker sanitize`, then `check bench peer`):
+# session runs `check tests worker sanitize`, then `check bench`, then
+# `check peer router`):
 #   check     nvidia-smi; ldd of every bundled binary (no "not found");
 #             cuBLAS 13, compute-sanitizer and torch present
 #   tests     every *_test binary of the bundle (gtest XML in $OUT/xml)
 #   worker    infernum-worker --backend cuda (Llama-3.2-1B shape, dummy):
 #             exits 2 at start-up when the KV cache cannot hold one
 #             max-length sequence; serves with a KV cache plan otherwise
-#   bench     cuda_bench (copy bandwidth, GEMM peak, kernels); infernum bench
-#             --backend cuda on the Llama-3.1-8B shape, dummy weights:
-#             batch-1 decode, prefill 2048, offline throughput 256 requests
-#             at 1024-in/128-out and 128-in/128-out
+#   bench     infernum bench --backend cuda on the Llama-3.1-8B shape, dummy
+#             weights, one process: copy bandwidth and GEMM peak of the
+#             device, batch-1 decode, prefill 2048, offline throughput of 256
+#             requests at 1024-in/128-out and 128-in/128-out ($OUT/bench.json);
+#             then cuda_bench (per-kernel timings) and batch-1 decode with
+#             --no-cuda-graphs ($OUT/bench_no_graphs.json)
 #   peer      tests/gpu/peer_torch_compile.py on the same shape
+#   router    tests/e2e/bench_router_overhead.sh (issue 4, CPU only): the
+#             router's overhead over direct gRPC at concurrency 64, with
+#             worker, router and load generator pinned to disjoint cores
 #   sanitize  compute-sanitizer memcheck and racecheck on the op tests
 # Environment:
 #   OUT           where everything goes (default /tmp/infernum-gpu-out)
@@ -44,7 +50,7 @@ phases=("$@")
 [ ${#phases[@]} -eq 0 ] && phases=(check tests worker bench peer sanitize)
 want() { local p; for p in "${phases[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 for p in "${phases[@]}"; do
-  case "$p" in check|tests|worker|bench|peer|sanitize) ;;
+  case "$p" in check|tests|worker|bench|peer|sanitize|router) ;;
     *) echo "run_device.sh: unknown phase '$p'" >&2; exit 2 ;; esac
 done
 
@@ -170,23 +176,32 @@ if want worker; then
 fi
 
 if want bench; then
-  step cuda_bench 60 150 "$B/bin/cuda_bench"
+  # Every issue-6 figure from one process (one load of the 8B weights): the
+  # device's copy bandwidth and bf16 GEMM rate, batch-1 decode against the
+  # roofline, prefill of 2048 tokens against the GEMM rate, then offline
+  # throughput of 256 requests per shape. $OUT/bench.json is rewritten after
+  # each phase, so a step cut short keeps what it measured.
   dummy=(--backend cuda --config "$CONFIG" --load-format dummy)
-  step bench_decode_b1 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
-    --prompt-len 128 --decode-len 128 --reps 3 --copy-mib 256
-  step bench_prefill_2048 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
-    --prompt-len 2048 --decode-len 4 --reps 3 --copy-mib 256
-  step bench_tput_1024_128 90 240 "$B/bin/infernum" bench "${dummy[@]}" \
-    --num-requests 256 --input-len 1024 --output-len 128 --ignore-eos \
-    --no-sequential --max-num-seqs 256 --kv-cache-memory 40G
-  step bench_tput_128_128 60 180 "$B/bin/infernum" bench "${dummy[@]}" \
-    --num-requests 256 --input-len 128 --output-len 128 --ignore-eos \
-    --no-sequential --max-num-seqs 256 --kv-cache-memory 12G
+  step bench_cuda 150 300 "$B/bin/infernum" bench "${dummy[@]}" \
+    --prompt-len 128 --decode-len 128 --prefill-len 2048 --reps 3 \
+    --throughput 1024:128,128:128 --num-requests 256 --max-num-batched-tokens 8192 \
+    --gpu-memory-utilization 0.9 --json "$OUT/bench.json"
+  # The per-kernel breakdown (and cuda_bench's own copy / GEMM figures).
+  step cuda_bench 60 120 "$B/bin/cuda_bench"
+  # Batch-1 decode without CUDA graphs (the decode run's prefill only).
+  step bench_cuda_no_graphs 45 90 "$B/bin/infernum" bench "${dummy[@]}" \
+    --prompt-len 128 --decode-len 128 --prefill-len 128 --reps 3 \
+    --no-cuda-graphs --json "$OUT/bench_no_graphs.json"
 fi
 
 if want peer; then
   step peer_torch_compile 120 330 python3 "$here/peer_torch_compile.py" \
     --config "$CONFIG" --prompt-len 128 --decode-steps 128 --warmup 8
+fi
+
+if want router; then
+  step router_overhead 60 240 env INFERNUM_BIN="$B/bin" ROUNDS=3 \
+    JSON_DIR="$OUT/router_overhead" "$(pwd)/tests/e2e/bench_router_overhead.sh"
 fi
 
 if want sanitize; then

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Summarizes a tests/gpu/run_device.sh run: OUT/summary.md + summary.json.
 
-Reads OUT/steps.tsv (name, status, rc, seconds, command) and OUT/logs/*.log.
-Performance figures are put against the device's own measurements from
-cuda_bench (device-to-device copy bandwidth, cuBLASLt bf16 GEMM rate), as
-issue 6 asks: batch-1 decode as a fraction of the bandwidth roofline
-(weight + KV bytes per token, from `infernum bench`), prefill of 2048 tokens
-in TFLOP/s as a fraction of the measured GEMM rate, offline throughput, and
-the ratio to the torch.compile peer. Standard library only.
+Reads OUT/steps.tsv (name, status, rc, seconds, command), OUT/logs/*.log and
+the JSON files `infernum bench --json` wrote (OUT/bench.json,
+OUT/bench_no_graphs.json). Issue 6's figures all come from the one
+`infernum bench --backend cuda` process, against the copy bandwidth and bf16
+GEMM rate it measured itself: batch-1 decode as a fraction of the bandwidth
+roofline (weight + KV bytes per token), prefill of 2048 tokens in TFLOP/s as
+a fraction of the GEMM rate, offline throughput; cuda_bench's own copy and
+GEMM figures are listed beside them as a cross-check, with the ratio to the
+torch.compile peer. Standard library only.
 """
 
 import argparse
@@ -57,6 +59,60 @@ def prefill_flops(cfg, n):
     return matmul + attention
 
 
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def bench_perf(bench, text, cfg):
+    """Issue-6 figures from `infernum bench --json` (text fallback: the
+    bench_cuda log, for a run cut short before its first JSON write)."""
+    p = {"copy_bandwidth_gb_s": None, "gemm_bf16_tflop_s": None,
+         "decode_tok_s": None, "decode_roofline_fraction": None,
+         "prefill_tok_s": None, "prefill_tokens": None,
+         "prefill_tflop_s": None, "prefill_gemm_peak_fraction": None,
+         "decode_graphs": None, "throughput": [],
+         "bench_complete": bool(bench and bench.get("complete"))}
+    if bench:
+        if "roofline_bandwidth_bytes_per_s" in bench:
+            p["copy_bandwidth_gb_s"] = bench["roofline_bandwidth_bytes_per_s"] / 1e9
+        g = bench.get("gemm_peak", {})
+        p["gemm_bf16_tflop_s"] = g.get("tflop_s")
+        if g:
+            p["gemm_shape"] = f"{g['m']}x{g['n']}x{g['k']}"
+        d, pre = bench.get("decode", {}), bench.get("prefill", {})
+        p["decode_tok_s"] = d.get("tok_s")
+        p["decode_roofline_fraction"] = d.get("roofline_fraction")
+        p["decode_bytes_per_token"] = d.get("bytes_per_token")
+        p["prefill_tok_s"] = pre.get("tok_s")
+        p["prefill_tokens"] = pre.get("tokens")
+        p["prefill_tflop_s"] = pre.get("tflop_s")
+        p["prefill_gemm_peak_fraction"] = pre.get("gemm_peak_fraction")
+        p["decode_graphs"] = bench.get("decode_graphs")
+        p["throughput"] = bench.get("throughput", [])
+        return p
+    bw = find(r"^memory bandwidth\s+([\d.]+) GB/s", text)
+    gemm = find(r"^GEMM peak\s+([\d.]+) TFLOP/s", text)
+    tok_s = find(r"^decode\s+([\d.]+) tokens/s", text)
+    mb_per_tok = find(r"^decode roofline.*\(([\d.]+) MB weights\+KV", text)
+    p.update(copy_bandwidth_gb_s=bw, gemm_bf16_tflop_s=gemm, decode_tok_s=tok_s)
+    if tok_s and mb_per_tok and bw:
+        p["decode_roofline_fraction"] = tok_s * mb_per_tok * 1e6 / (bw * 1e9)
+    p["prefill_tok_s"] = find(r"^prefill\s+([\d.]+) tokens/s", text)
+    p["prefill_tokens"] = find(r"^prefill\s+[\d.]+ tokens/s \((\d+) tokens",
+                               text, int)
+    if p["prefill_tok_s"] and p["prefill_tokens"] and cfg:
+        tflops = (prefill_flops(cfg, p["prefill_tokens"]) * p["prefill_tok_s"]
+                  / p["prefill_tokens"] / 1e12)
+        p["prefill_tflop_s"] = tflops
+        if gemm:
+            p["prefill_gemm_peak_fraction"] = tflops / gemm
+    return p
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -89,33 +145,18 @@ def main():
                 r"ERROR SUMMARY: (\d+) error", log[s["name"]], int)
 
     perf = summary["perf"]
+    bench = read_json(os.path.join(out, "bench.json"))
+    perf.update(bench_perf(bench, log.get("bench_cuda", ""), cfg))
     cb = log.get("cuda_bench", "")
-    bw = find(r"D2D copy 1 GiB.*?([\d.]+) GB/s", cb)
-    gemm = find(r"GEMM bf16 \d+\^3.*?([\d.]+) TFLOP/s", cb)
-    perf["copy_bandwidth_gb_s"], perf["gemm_bf16_tflop_s"] = bw, gemm
-    dec = log.get("bench_decode_b1", "")
-    tok_s = find(r"^decode\s+([\d.]+) tokens/s", dec)
-    mb_per_tok = find(r"^decode roofline.*\(([\d.]+) MB weights\+KV", dec)
-    perf["decode_tok_s"] = tok_s
-    if tok_s and mb_per_tok and bw:
-        perf["decode_roofline_fraction"] = tok_s * mb_per_tok * 1e6 / (bw * 1e9)
-    pre = log.get("bench_prefill_2048", "")
-    pre_tok_s = find(r"^prefill\s+([\d.]+) tokens/s", pre)
-    pre_n = find(r"^prefill\s+[\d.]+ tokens/s \((\d+) tokens", pre, int)
-    perf["prefill_tok_s"] = pre_tok_s
-    if pre_tok_s and pre_n and cfg:
-        tflops = prefill_flops(cfg, pre_n) * pre_tok_s / pre_n / 1e12
-        perf["prefill_tflop_s"] = tflops
-        if gemm:
-            perf["prefill_gemm_peak_fraction"] = tflops / gemm
-    for name in ("bench_tput_1024_128", "bench_tput_128_128"):
-        t = log.get(name, "")
-        perf[name] = {
-            "output_tok_s": find(r"^output tokens/s\s+([\d.]+)", t),
-            "total_tok_s": find(r"^total tokens/s \(prompt\+output\)\s+([\d.]+)", t),
-            "ttft_ms_mean_p50_p99": find(r"^TTFT mean/p50/p99 \(ms\)\s+(\S+)", t, str),
-            "itl_ms_mean_p50_p99": find(r"^ITL mean/p50/p99 \(ms\)\s+(\S+)", t, str),
-        }
+    perf["cuda_bench_copy_gb_s"] = find(r"D2D copy 1 GiB.*?([\d.]+) GB/s", cb)
+    perf["cuda_bench_gemm_tflop_s"] = find(
+        r"GEMM bf16 \d+\^3.*?([\d.]+) TFLOP/s", cb)
+    no_graphs = read_json(os.path.join(out, "bench_no_graphs.json"))
+    perf["decode_tok_s_no_cuda_graphs"] = (
+        no_graphs.get("decode", {}).get("tok_s") if no_graphs else None)
+    bw, gemm = perf["copy_bandwidth_gb_s"], perf["gemm_bf16_tflop_s"]
+    tok_s, pre_tok_s = perf["decode_tok_s"], perf["prefill_tok_s"]
+    pre_n = perf["prefill_tokens"]
     peer = find(r"^PEER_JSON (.*)$", log.get("peer_torch_compile", ""), str)
     perf["peer"] = json.loads(peer) if peer else None
     if perf["peer"] and tok_s:
@@ -142,22 +183,39 @@ def main():
         return "n/a" if v is None else format(v, spec)
 
     md += ["", "## Performance (Llama-3.1-8B shape, dummy bf16 weights)", "",
-           f"- copy bandwidth (cuda_bench D2D 1 GiB, read+write): "
-           f"{fmt(bw, '.1f')} GB/s; cuBLASLt bf16 GEMM: {fmt(gemm, '.1f')} "
-           "TFLOP/s",
+           f"- measured by `infernum bench` in the same process: copy "
+           f"bandwidth {fmt(bw, '.1f')} GB/s (Backend::CopyOnDevice, "
+           f"read+write); bf16 GEMM {fmt(gemm, '.1f')} TFLOP/s "
+           f"(Backend::Matmul {perf.get('gemm_shape', 'n/a')}); cuda_bench: "
+           f"{fmt(perf['cuda_bench_copy_gb_s'], '.1f')} GB/s, "
+           f"{fmt(perf['cuda_bench_gemm_tflop_s'], '.1f')} TFLOP/s"
+           + ("" if perf["bench_complete"] else
+              " (infernum bench did not complete: figures so far)"),
            f"- batch-1 decode: {fmt(tok_s, '.2f')} tok/s = "
            f"{fmt(perf.get('decode_roofline_fraction'), '.1%')} of the "
-           "bandwidth roofline (target >= 85%)",
+           "bandwidth roofline (target >= 85%); without CUDA graphs "
+           f"{fmt(perf['decode_tok_s_no_cuda_graphs'], '.2f')} tok/s"
+           + (f"; graphs: {perf['decode_graphs']['num_graphs']}, "
+              f"{perf['decode_graphs']['graph_steps']}/"
+              f"{perf['decode_graphs']['decode_steps']} steps on the graph "
+              "path"
+              if perf.get("decode_graphs") else ""),
            f"- prefill {pre_n or 2048} tokens: {fmt(pre_tok_s, '.0f')} tok/s"
            f" = {fmt(perf.get('prefill_tflop_s'), '.1f')} TFLOP/s = "
            f"{fmt(perf.get('prefill_gemm_peak_fraction'), '.1%')} of the "
            "measured GEMM rate (target >= 60%)"]
-    for name in ("bench_tput_1024_128", "bench_tput_128_128"):
-        t = perf[name]
-        md.append(f"- {name}: output {fmt(t['output_tok_s'], '.1f')} tok/s,"
-                  f" total {fmt(t['total_tok_s'], '.1f')} tok/s, TTFT "
-                  f"{t['ttft_ms_mean_p50_p99'] or 'n/a'} ms, ITL "
-                  f"{t['itl_ms_mean_p50_p99'] or 'n/a'} ms (mean/p50/p99)")
+    for t in perf["throughput"]:
+        md.append(
+            f"- throughput {t['num_requests']} x {t['input_len']}-in/"
+            f"{t['output_len']}-out: output {t['output_tok_s']:.1f} tok/s, "
+            f"total {t['total_tok_s']:.1f} tok/s, TTFT "
+            f"{t['ttft_ms']['mean']:.1f}/{t['ttft_ms']['p50']:.1f}/"
+            f"{t['ttft_ms']['p99']:.1f} ms, ITL {t['itl_ms']['mean']:.1f}/"
+            f"{t['itl_ms']['p50']:.1f}/{t['itl_ms']['p99']:.1f} ms "
+            f"(mean/p50/p99), peak KV {t['peak_kv_cache_usage']:.0%} of "
+            f"{t['num_kv_blocks']} blocks, {t['num_preemptions']} preemptions")
+    if not perf["throughput"]:
+        md.append("- throughput: n/a")
     if perf["peer"]:
         p = perf["peer"]
         md.append(f"- peer (torch {p['torch']}, torch.compile "

@@ -55,6 +55,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   sc.kv_cache.block_size = c.block_size;
   sc.kv_cache.enable_prefix_caching = c.enable_prefix_caching;
   ASSIGN_OR_RETURN(std::unique_ptr<Scheduler> scheduler, Scheduler::Create(sc));
+  models::DecodeGraphOptions graphs;
+  graphs.enabled = c.cuda_graphs;
+  graphs.max_batch_size = c.max_num_seqs;
+  graphs.max_context = c.max_model_len;
+  graphs.block_size = c.block_size;
+  graphs.pad_without_graphs = c.pad_decode_without_graphs;
+  RETURN_IF_ERROR(model.ConfigureDecodeGraphs(graphs));
   ASSIGN_OR_RETURN(
       models::KvCache cache,
       models::KvCache::Create(

@@ -2,7 +2,9 @@
 // without a device): 32 concurrent greedy requests of mixed lengths, half of
 // them sharing a prefix, under chunked prefill on and off, prefix caching on
 // and off, tiny step budgets and forced preemption, each compared with the
-// request generated alone by SimpleGenerate on the same CUDA model.
+// request generated alone by SimpleGenerate on the same CUDA model, with
+// CUDA graphs on (plain decode steps padded to a bucket and replayed; tokens
+// sampled on the device) and off.
 //
 // Unlike the CPU test (engine_invariance_test), results need not be bit for
 // bit equal: on CUDA the kernels depend on the batch's shape (split-K decode
@@ -167,14 +169,17 @@ int ExpectMatches(const CollectingSink& sink, const Workload& w, int i) {
   return exact;
 }
 
-void RunVariants(models::LlamaModel& model, uint64_t seed,
+void RunVariants(models::LlamaModel& model, uint64_t seed, bool graphs,
                  const std::string& label) {
   const Workload w = MakeWorkload(model, seed);
   int total = 0;
   for (const auto& r : w.reference) total += static_cast<int>(r.size());
   for (const testing::Variant& v : testing::InvarianceVariants()) {
     SCOPED_TRACE(v.name);
-    auto engine = Engine::Create(model, v.config, {2});
+    EngineConfig config = v.config;
+    config.cuda_graphs = graphs;
+    const int64_t padded_before = model.num_padded_decode_steps();
+    auto engine = Engine::Create(model, config, {2});
     ASSERT_TRUE(engine.ok()) << engine.status();
     std::vector<std::shared_ptr<CollectingSink>> sinks;
     for (int i = 0; i < kNumRequests; ++i) {
@@ -197,6 +202,14 @@ void RunVariants(models::LlamaModel& model, uint64_t seed,
     std::printf("[%s/%s] %d of %d logprobs bit-identical to the reference\n",
                 label.c_str(), v.name.c_str(), exact, total);
     const EngineStats stats = (*engine)->stats();
+    // Plain decode steps replay CUDA graphs exactly when graphs are on.
+    if (graphs) {
+      EXPECT_GT(model.num_padded_decode_steps(), padded_before);
+      EXPECT_GT(model.num_decode_graphs(), 0);
+    } else {
+      EXPECT_EQ(model.num_padded_decode_steps(), padded_before);
+      EXPECT_EQ(model.num_decode_graphs(), 0);
+    }
     if (v.expect_preemption) {
       EXPECT_GT(stats.num_preemptions, 0);
     }
@@ -209,19 +222,11 @@ void RunVariants(models::LlamaModel& model, uint64_t seed,
   }
 }
 
-// The model runner has no CUDA graph switch yet (worker::LoadedModel::
-// cuda_graphs is plumbed from --no-cuda-graphs but the runner does not read
-// it). Flip this when it does, and pass GetParam() to the engine config.
-constexpr bool kRunnerHasCudaGraphSwitch = false;
-
 class EngineCudaTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     backend_ = CudaBackendOrNull();
     if (backend_ == nullptr) GTEST_SKIP() << "no usable CUDA device";
-    if (GetParam() && !kRunnerHasCudaGraphSwitch) {
-      GTEST_SKIP() << "CUDA graphs on: the model runner cannot capture yet";
-    }
   }
   std::unique_ptr<kernels::Backend> backend_;
 };
@@ -229,13 +234,13 @@ class EngineCudaTest : public ::testing::TestWithParam<bool> {
 TEST_P(EngineCudaTest, Stories260K) {
   auto model = LoadStories(*backend_);
   ASSERT_NE(model, nullptr);
-  RunVariants(*model, /*seed=*/11, "stories260K");
+  RunVariants(*model, /*seed=*/11, GetParam(), "stories260K");
 }
 
 TEST_P(EngineCudaTest, RandomWeightsBf16Gqa) {
   auto model = LoadDummy(*backend_);
   ASSERT_NE(model, nullptr);
-  RunVariants(*model, /*seed=*/12, "random-gqa");
+  RunVariants(*model, /*seed=*/12, GetParam(), "random-gqa");
 }
 
 INSTANTIATE_TEST_SUITE_P(Graphs, EngineCudaTest, ::testing::Bool(),

@@ -4,7 +4,9 @@
 // scheduler, block manager or model runner), whether it runs among 32
 // concurrent requests of mixed lengths, with chunked prefill on or off,
 // with prefix caching on or off, or under forced preemption. Every run also
-// checks that no KV block leaks.
+// checks that no KV block leaks. The CUDA graph decode path (plain decode
+// steps padded to a bucket, inputs in a fixed buffer) is checked here too,
+// run eagerly on the CPU: padding must not change any real row's result.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -119,6 +121,25 @@ TEST(EngineInvarianceTest, Stories260K) {
 TEST(EngineInvarianceTest, RandomWeightsBf16) {
   testing::TestModel m = testing::LoadDummy(/*num_threads=*/2);
   RunAllVariants(*m.model, /*seed=*/12);
+}
+
+// The padded decode path of CUDA graphs, taken eagerly on the CPU
+// (pad_decode_without_graphs): padding rows must neither change the real
+// rows nor write KV, with preemption and prefix hits as well.
+TEST(EngineInvarianceTest, PaddedDecodePathIsInvariant) {
+  testing::TestModel m = testing::LoadDummy(/*num_threads=*/2);
+  const Workload w = MakeWorkload(*m.model, /*seed=*/13);
+  for (const testing::Variant& v : testing::InvarianceVariants()) {
+    if (v.name != "batched_chunked_prefix" && v.name != "preemption") continue;
+    SCOPED_TRACE(v.name);
+    EngineConfig config = v.config;
+    config.pad_decode_without_graphs = true;
+    const int64_t padded_before = m.model->num_padded_decode_steps();
+    const RunResult run = RunAll(*m.model, config, w);
+    ExpectMatchesReference(run, w);
+    EXPECT_GT(m.model->num_padded_decode_steps(), padded_before);
+    EXPECT_EQ(m.model->num_decode_graphs(), 0);  // No graphs on the CPU.
+  }
 }
 
 }  // namespace

@@ -36,6 +36,13 @@ struct EngineConfig {
   // Prompt + max_tokens at most; 0 => the model's max_position_embeddings.
   // Must not exceed it.
   int max_model_len = 0;
+  // CUDA backend: replay plain decode steps of up to max_num_seqs sequences
+  // from CUDA graphs captured per batch and context bucket (the worker's
+  // --no-cuda-graphs clears it). Ignored on other backends.
+  bool cuda_graphs = true;
+  // Tests: run the padded decode path of CUDA graphs eagerly on a backend
+  // without graphs (see models::DecodeGraphOptions::pad_without_graphs).
+  bool pad_decode_without_graphs = false;
 };
 
 struct EngineRequest {

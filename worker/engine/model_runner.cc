@@ -20,7 +20,9 @@ absl::string_view ToAbsl(std::string_view s) {
 }  // namespace
 
 ModelRunner::ModelRunner(models::LlamaModel& model, models::KvCache& kv_cache)
-    : model_(model), kv_cache_(kv_cache) {}
+    : model_(model),
+      kv_cache_(kv_cache),
+      cuda_(kernels::AsCudaBackend(&model.backend())) {}
 
 void ModelRunner::AddRequest(const std::string& request_id,
                              RunnerRequest request) {
@@ -101,10 +103,22 @@ absl::StatusOr<RunnerStepResult> ModelRunner::Execute(
     }
   }
   const models::ForwardBatch batch = BuildForwardBatch(output);
+  if (cuda_ != nullptr) {
+    ASSIGN_OR_RETURN(const kernels::Tensor logits,
+                     model_.ForwardDevice(batch, kv_cache_, nullptr));
+    RETURN_IF_ERROR(SampleOnDevice(output, logits, result));
+    return result;
+  }
   RETURN_IF_ERROR(model_.Forward(batch, kv_cache_, logits_, nullptr));
+  SampleOnHost(output, result);
+  return result;
+}
+
+void ModelRunner::SampleOnHost(const SchedulerOutput& output,
+                               RunnerStepResult& result) {
   const size_t vocab = model_.config().vocab_size;
   size_t row = 0;
-  for (size_t i = 0; i < num_seqs; ++i) {
+  for (size_t i = 0; i < output.seqs.size(); ++i) {
     const ScheduledSequence& seq = output.seqs[i];
     if (!seq.sample) continue;
     float* logits = logits_.data() + vocab * row++;
@@ -118,7 +132,76 @@ absl::StatusOr<RunnerStepResult> ModelRunner::Execute(
     result.output.sampled_token_ids[i] = sample->token;
     result.samples[i] = std::move(sample).value();
   }
-  return result;
+}
+
+absl::Status ModelRunner::MaskOnDevice(const SchedulerOutput& output,
+                                       const RunnerStepResult& result,
+                                       const kernels::Tensor& logits) {
+  static constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const int64_t vocab = model_.config().vocab_size;
+  int64_t row = 0;
+  for (size_t i = 0; i < output.seqs.size(); ++i) {
+    if (!output.seqs[i].sample) continue;
+    const int64_t r = row++;
+    if (!result.errors[i].ok()) continue;
+    const State& state = *Find(output.seqs[i].request_id);
+    if (state.sampler->num_output_tokens() >= state.request.min_tokens) {
+      continue;
+    }
+    for (int32_t id : state.request.banned_until_min) {
+      if (id < 0 || id >= vocab) continue;
+      float* dst = logits.as<float>() + r * vocab + id;
+      RETURN_IF_ERROR(cuda_->CopyToDevice(dst, &kNegInf, sizeof(float),
+                                          cuda_->default_stream()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelRunner::SampleOnDevice(const SchedulerOutput& output,
+                                         const kernels::Tensor& logits,
+                                         RunnerStepResult& result) {
+  RETURN_IF_ERROR(MaskOnDevice(output, result, logits));
+  device_batch_.Clear();
+  for (size_t i = 0; i < output.seqs.size(); ++i) {
+    const ScheduledSequence& seq = output.seqs[i];
+    if (!seq.sample) continue;
+    if (!result.errors[i].ok()) {
+      device_batch_.AddPlaceholderRow();
+      continue;
+    }
+    const State& state = *Find(seq.request_id);
+    device_batch_.AddRow(state.request.sampling, *state.sampler);
+  }
+  kernels::Stream* stream = cuda_->default_stream();
+  absl::StatusOr<kernels::GpuSamplingResult> sampled =
+      cuda_->Sample({logits, device_batch_.rows, device_batch_.penalty_tokens,
+                     device_batch_.penalty_counts},
+                    stream);
+  if (!sampled.ok()) {
+    if (!absl::IsInvalidArgument(sampled.status())) return sampled.status();
+    // A bad row: the host sampler names it per sequence.
+    logits_.resize(logits.numel());
+    RETURN_IF_ERROR(cuda_->CopyToHost(logits_.data(), logits.data,
+                                      logits.nbytes(), stream));
+    RETURN_IF_ERROR(cuda_->Synchronize(stream));
+    SampleOnHost(output, result);
+    return absl::OkStatus();
+  }
+  int row = 0;
+  for (size_t i = 0; i < output.seqs.size(); ++i) {
+    const ScheduledSequence& seq = output.seqs[i];
+    if (!seq.sample) continue;
+    const int r = row++;
+    if (!result.errors[i].ok()) continue;
+    State& state = *Find(seq.request_id);
+    SampleResult sample =
+        ToSampleResult(*sampled, r, state.request.sampling.num_logprobs);
+    state.sampler->Append(sample.token);
+    result.output.sampled_token_ids[i] = sample.token;
+    result.samples[i] = std::move(sample);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace infernum::worker

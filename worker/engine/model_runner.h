@@ -8,9 +8,14 @@
 //      the request's token history in the Scheduler: created on the first
 //      admission, and after a preemption rebuilt by re-Appending the outputs
 //      generated so far, so seeded sampling and penalties continue exactly;
-//   3. flattens the step with BuildForwardBatch, runs LlamaModel::Forward;
+//   3. flattens the step with BuildForwardBatch, runs the model;
 //   4. samples one token (with logprobs when requested) for every sequence
 //      with sample == true and Appends it to that sequence's sampler state.
+//      On the CUDA backend the logits stay on the device and are sampled
+//      there (device_sampling.h; only O(rows) bytes reach the host); if the
+//      device sampler rejects a row (NaN logits, ...), the step's logits are
+//      copied back and sampled on the host, which reports the error per
+//      sequence. Elsewhere the logits come to the host.
 //
 // Not thread-safe: owned and called by the engine's thread only.
 #pragma once
@@ -25,8 +30,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "models/kv_cache.h"
 #include "models/llama/llama_model.h"
+#include "worker/engine/device_sampling.h"
 #include "worker/engine/scheduler.h"
 #include "worker/sampling/sampler.h"
 
@@ -96,9 +103,21 @@ class ModelRunner {
   absl::Status BuildSamplerState(const ScheduledSequence& seq,
                                  const Scheduler& scheduler);
   absl::StatusOr<SampleResult> SampleOne(State& state, float* logits);
+  // Samples every sampled row of the step from host logits_.
+  void SampleOnHost(const SchedulerOutput& output, RunnerStepResult& result);
+  // Samples from the step's device logits; falls back to SampleOnHost.
+  absl::Status SampleOnDevice(const SchedulerOutput& output,
+                              const kernels::Tensor& logits,
+                              RunnerStepResult& result);
+  // Sets the logits of min_tokens-banned ids to -inf on the device.
+  absl::Status MaskOnDevice(const SchedulerOutput& output,
+                            const RunnerStepResult& result,
+                            const kernels::Tensor& logits);
 
   models::LlamaModel& model_;
   models::KvCache& kv_cache_;
+  kernels::CudaBackend* cuda_;  // Null unless the model runs on CUDA.
+  DeviceSamplingBatch device_batch_;
   absl::flat_hash_map<std::string, State> requests_;
   std::vector<float> logits_;
   SamplerScratch scratch_;

@@ -63,6 +63,12 @@ class SequenceSamplerState {
   // again without an Append() returns the same value.
   double NextUniform() const;
 
+  // The Philox key and stream of this sequence's draws (NextUniform is
+  // Philox4x32({n, n >> 32, stream, stream >> 32}, key) at n =
+  // num_output_tokens()); for samplers that draw elsewhere (the GPU).
+  const PhiloxKey& key() const { return key_; }
+  uint64_t stream() const { return stream_; }
+
   const absl::flat_hash_set<int32_t>& seen_tokens() const { return seen_; }
   const absl::flat_hash_map<int32_t, int32_t>& output_counts() const {
     return output_counts_;

@@ -69,6 +69,7 @@ absl::Status WorkerServer::StartEngine(const WorkerConfig& config) {
   ec.enable_prefix_caching = config.enable_prefix_caching;
   ec.enable_chunked_prefill = config.enable_chunked_prefill;
   ec.max_model_len = config.max_model_len;
+  ec.cuda_graphs = loaded_.cuda_graphs;
   ec.kv_cache_memory_bytes = config.kv_cache_memory;
   if (ec.kv_cache_memory_bytes == 0 && config.backend == "cuda") {
     // vLLM-style: what is free after the weights and the largest step's
