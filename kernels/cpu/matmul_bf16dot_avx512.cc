@@ -296,7 +296,16 @@ void PackX(const float* x, int64_t m, int64_t k, int64_t row_begin,
     const int64_t rows = std::min(kGroupRows, m - g);
     uint16_t* dst = out + g * padded + (r - g) * kChunk;
     const float* src = x + r * k;
-    for (int64_t c = 0; c < k; c += kChunk, dst += rows * kChunk) {
+    const int64_t k_main = k / kChunk * kChunk;
+    int64_t c = 0;
+    for (; c < k_main; c += kChunk, dst += rows * kChunk) {
+      for (int64_t h = 0; h < kChunk; h += 16) {
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(dst + h),
+            RoundToBf16(_mm512_castps_si512(_mm512_loadu_ps(src + c + h))));
+      }
+    }
+    if (c < k) {  // The last chunk, zero-filled past k.
       for (int64_t h = 0; h < kChunk; h += 16) {
         const int64_t left = k - c - h;
         const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff)
