@@ -7,18 +7,7 @@ SHARED="${INFERNUM_SHARED:-/work/shared}/models"
 M="$SHARED/stories260K"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 fails=0
-check() {  # check NAME CONDITION-RESULT
-  if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi
-}
-expect_exit2() {  # expect_exit2 NAME CMD...
-  local name="$1"; shift
-  "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-  local rc=$?
-  local lines; lines=$(wc -l <"$TMP/err")
-  local ok=1
-  [ "$rc" = 2 ] && [ "$lines" = 1 ] && ok=0
-  check "$name (rc=$rc, stderr lines=$lines: $(head -c 200 "$TMP/err"))" "$ok"
-}
+source tests/cli/check_lib.sh  # check, expect_exit2
 
 # Golden: ../shared/models/README.md documents the greedy continuation.
 out=$("$BIN" generate --model "$M" --prompt "Once upon a time" --max-tokens 30 --temperature 0 --threads 1)

@@ -9,18 +9,7 @@ M="${INFERNUM_SHARED:-/work/shared}/models/stories260K"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 PY=/usr/bin/python3
 fails=0
-check() {  # check NAME CONDITION-RESULT
-  if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi
-}
-expect_exit2() {  # expect_exit2 NAME CMD...
-  local name="$1"; shift
-  "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-  local rc=$?
-  local lines; lines=$(wc -l <"$TMP/err")
-  local ok=1
-  [ "$rc" = 2 ] && [ "$lines" = 1 ] && ok=0
-  check "$name (rc=$rc, stderr lines=$lines: $(head -c 200 "$TMP/err"))" "$ok"
-}
+source tests/cli/check_lib.sh  # check, expect_exit2
 field() {  # field FILE INDEX KEY -> JSON value of KEY in record INDEX
   "$PY" -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(json.dumps(r[int(sys.argv[2])][sys.argv[3]]))' "$@"
 }
