@@ -62,7 +62,35 @@ grep -q "^memory bandwidth .*read+write" "$TMP/def"; check "memory bandwidth lin
 rc=$?; [ "$rc" = 0 ]; check "throughput mode (rc=$rc)" $?
 grep -q "concurrent  *one-at-a-time" "$TMP/tp"; check "throughput mode compares both" $?
 
+# --kv-cache-dtype: the same --kv-cache-memory holds twice the blocks in bf16
+# as in f32 (stories260K: 2 * 5 layers * 4 kv heads * 8 dims * 16 tokens *
+# 4 bytes = 20480 per f32 block), and the table names the dtype.
+TPK=(--model "$M" --threads 1 --num-requests 3 --input-len 8 --output-len 4
+  --ignore-eos --no-sequential --kv-cache-memory 1MiB)
+kv_blocks() {  # kv_blocks DTYPE -> "BLOCKS DTYPE" from the throughput table
+  "$BIN" bench "${TPK[@]}" --kv-cache-dtype "$1" 2>&1 |
+    sed -n 's/^(KV cache: \([0-9]*\) blocks, \([a-z0-9]*\);.*/\1 \2/p'
+}
+f32=$(kv_blocks f32); bf16=$(kv_blocks bf16); auto=$(kv_blocks auto)
+[ "$f32" = "51 f32" ] && [ "$bf16" = "102 bf16" ] && [ "$auto" = "$f32" ]
+check "KV blocks in 1MiB: f32 '$f32', bf16 '$bf16', auto '$auto'" $?
+"$BIN" bench "${S[@]}" --prompt-len 16 --decode-len 4 --prefill-len 16 \
+  --kv-cache-dtype bf16 --json "$TMP/kv.json" >"$TMP/kv" 2>&1
+rc=$?; [ "$rc" = 0 ]; check "device benchmark with --kv-cache-dtype bf16 (rc=$rc)" $?
+grep -q "^decode roofline .*, KV bf16)" "$TMP/kv"; check "decode roofline names the KV dtype" $?
+"$PY" - "$TMP/kv.json" "$M/config.json" <<'EOF'
+import json, sys
+j, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert j["kv_cache_dtype"] == "bf16" and j["decode"]["kv_cache_dtype"] == "bf16", j
+# K and V, every layer, 2 bytes each.
+want = 2 * c["num_hidden_layers"] * c["num_key_value_heads"] * c["head_dim"] * 2
+assert j["decode"]["kv_bytes_per_context_token"] == want, (j["decode"], want)
+EOF
+check "JSON: KV dtype bf16, bf16 bytes per context token" $?
+
 # Bad flags.
+expect_exit2 "bad kv cache dtype" "$BIN" bench "${S[@]}" --kv-cache-dtype int8
+grep -q -- "--kv-cache-dtype" "$TMP/err"; check "bad kv cache dtype names the flag" $?
 expect_exit2 "gpu memory utilization > 1" "$BIN" bench "${S[@]}" --gpu-memory-utilization 1.5
 expect_exit2 "gpu memory utilization 0" "$BIN" bench "${S[@]}" --gpu-memory-utilization 0
 expect_exit2 "bad throughput spec" "$BIN" bench "${S[@]}" --throughput 12x

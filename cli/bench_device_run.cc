@@ -138,8 +138,9 @@ void ReportDecode(const worker::LoadedModel& loaded,
                   JsonFile& out) {
   DecodeTraffic t;
   t.weight_bytes = DecodeWeightBytesPerStep(loaded.model->weights());
-  t.kv_bytes_per_token = static_cast<double>(KvBytesPerContextToken(
-      loaded.config, loaded.model->MakeKvCacheShape(1, 16).dtype));
+  const kernels::DType kv_dtype = loaded.model->kv_cache_dtype();
+  t.kv_bytes_per_token =
+      static_cast<double>(KvBytesPerContextToken(loaded.config, kv_dtype));
   t.mean_context = MeanDecodeContext(o.prompt_len, o.decode_len);
   const double roofline = bandwidth / t.Total();
   out.doc()["decode"] = {{"prompt_len", o.prompt_len},
@@ -147,6 +148,7 @@ void ReportDecode(const worker::LoadedModel& loaded,
                          {"tok_s", tok_s},
                          {"weight_bytes_per_token", t.weight_bytes},
                          {"kv_bytes_per_context_token", t.kv_bytes_per_token},
+                         {"kv_cache_dtype", kernels::DTypeName(kv_dtype)},
                          {"mean_context", t.mean_context},
                          {"bytes_per_token", t.Total()},
                          {"roofline_tok_s", roofline},
@@ -154,8 +156,9 @@ void ReportDecode(const worker::LoadedModel& loaded,
                          {"target_fraction", kDecodeTarget}};
   std::printf("decode           %.2f tokens/s (batch 1, %d steps)\n", tok_s,
               o.decode_len);
-  std::printf("decode roofline  %.2f tokens/s (%.1f MB weights+KV per token)\n",
-              roofline, t.Total() / 1e6);
+  std::printf(
+      "decode roofline  %.2f tokens/s (%.1f MB weights+KV per token, KV %s)\n",
+      roofline, t.Total() / 1e6, kernels::DTypeName(kv_dtype));
   std::printf("decode fraction  %.1f%% of the bandwidth roofline\n",
               100.0 * tok_s / roofline);
 }
@@ -266,10 +269,11 @@ absl::StatusOr<worker::EngineConfig> PlanEngineKvCache(
                    worker::PlanKvCacheOnDevice(loaded, mem));
   c.kv_cache_memory_bytes = plan.kv_cache_bytes;
   std::printf(
-      "KV cache plan    %.2f GiB = %lld blocks of %d tokens "
+      "KV cache plan    %.2f GiB = %lld blocks of %d tokens, %s "
       "(--gpu-memory-utilization %.2f)\n",
       plan.kv_cache_bytes / 1073741824.0,
       static_cast<long long>(plan.num_blocks), c.block_size,
+      kernels::DTypeName(loaded.model->kv_cache_dtype()),
       gpu_memory_utilization);
   return c;
 }
@@ -285,6 +289,8 @@ absl::Status RunDeviceBench(worker::LoadedModel& loaded,
   out.doc()["device"] = cuda ? "cuda" : "cpu";
   out.doc()["weights_bytes"] = w.total_bytes;
   out.doc()["cuda_graphs"] = loaded.cuda_graphs;
+  out.doc()["kv_cache_dtype"] =
+      kernels::DTypeName(loaded.model->kv_cache_dtype());
   std::printf("model            %s\n", loaded.model_id.c_str());
   std::printf("backend          %s\n", b.name().c_str());
   std::printf("weights          %.1f MB (%.1f MB read per decode step)\n",

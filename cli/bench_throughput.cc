@@ -167,7 +167,8 @@ std::string Latency(const std::vector<double>& v) {
 }
 
 // With `s` null (no one-at-a-time run), one column.
-void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
+void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks,
+                   kernels::DType kv_dtype) {
   const std::string none = "";
   PrintRow("", "concurrent", s ? "one-at-a-time" : "", s ? "ratio" : "");
   auto row = [&](const char* name, double a, double b) {
@@ -194,9 +195,9 @@ void PrintBatching(const RunStats& c, const RunStats* s, int num_blocks) {
   PrintRow("engine steps", absl::StrCat(c.engine.num_steps),
            s ? absl::StrCat(s->engine.num_steps) : none);
   std::printf(
-      "(KV cache: %d blocks; ITL = gap between consecutive tokens of a "
+      "(KV cache: %d blocks, %s; ITL = gap between consecutive tokens of a "
       "request)\n",
-      num_blocks);
+      num_blocks, kernels::DTypeName(kv_dtype));
 }
 
 void PrintPrefix(const RunStats& on, const RunStats& off) {
@@ -285,7 +286,8 @@ absl::StatusOr<ThroughputResult> RunBatchingBench(
                      Run(loaded, config, requests, /*one_by_one=*/true));
   }
   PrintBatching(concurrent, sequential ? &*sequential : nullptr,
-                concurrent.engine.num_blocks_total);
+                concurrent.engine.num_blocks_total,
+                loaded.model->kv_cache_dtype());
   std::fflush(stdout);
   return ToResult(o, concurrent);
 }

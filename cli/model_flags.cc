@@ -18,6 +18,9 @@ const std::vector<FlagSpec>& ModelFlagSpecs() {
       {"cpu-matmul-precision", FlagType::kString,
        "f32 (exact, default) | bf16 (bf16 activations for bf16 weights, "
        "AVX512-BF16 dot products)"},
+      {"kv-cache-dtype", FlagType::kString,
+       "KV cache dtype: auto (the activation dtype: f32 on cpu, bf16 on "
+       "cuda; default) | bf16 (cpu: half the KV memory and bandwidth) | f32"},
       {"cuda-graphs", FlagType::kBool,
        "cuda: replay decode steps from CUDA graphs (default on; "
        "--no-cuda-graphs)"},
@@ -83,6 +86,7 @@ absl::StatusOr<worker::LoadedModel> LoadModelFromFlags(const ParsedArgs& a,
   o.backend.num_threads = static_cast<int>(threads);
   o.backend.cpu_matmul_precision = a.GetString("cpu-matmul-precision", "f32");
   o.cuda_graphs = a.GetBool("cuda-graphs", true);
+  o.kv_cache_dtype = a.GetString("kv-cache-dtype", "auto");
   o.need_tokenizer = need_tokenizer;
   return worker::SetupModel(o);
 }

@@ -11,7 +11,8 @@
 namespace infernum::cli {
 
 // --model, --config, --load-format, --dtype, --seed-weights, --backend,
-// --threads, --cpu-matmul-precision, --cuda-graphs (--no-cuda-graphs).
+// --threads, --cpu-matmul-precision, --kv-cache-dtype, --cuda-graphs
+// (--no-cuda-graphs).
 const std::vector<FlagSpec>& ModelFlagSpecs();
 // --temperature, --top-k, --top-p, --min-p, --repetition-penalty,
 // --presence-penalty, --frequency-penalty, --seed, --logprobs.

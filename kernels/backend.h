@@ -62,6 +62,9 @@ class Backend {
   virtual absl::Status RmsNorm(const RmsNormParams& p, Stream* stream) = 0;
   virtual absl::Status Rope(const RopeParams& p, Stream* stream) = 0;
   virtual absl::Status Matmul(const MatmulParams& p, Stream* stream) = 0;
+  // One Matmul per output block unless the backend fuses them
+  // (backend.cc).
+  virtual absl::Status SplitMatmul(const SplitMatmulParams& p, Stream* stream);
   virtual absl::Status SiluMul(const SiluMulParams& p, Stream* stream) = 0;
   virtual absl::Status Add(const AddParams& p, Stream* stream) = 0;
   virtual absl::Status WriteKvCache(const WriteKvCacheParams& p,

@@ -3,6 +3,7 @@
 // (query_len < seq_len) and block tables with non-contiguous blocks.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 
@@ -198,6 +199,45 @@ TEST_P(AttentionTest, WriteKvCacheScattersAndSkips) {
                 std::string("k_cache ") + DTypeName(cache_dtype));
     ExpectClose(Download(p.v_cache), want_v, 0,
                 std::string("v_cache ") + DTypeName(cache_dtype));
+  }
+}
+
+// A bf16 cache stores F32ToBf16 of every value, bit for bit: ties to even,
+// NaNs kept (quiet), infinities, overflow to inf, denormals, and rows that
+// are not a multiple of the vector width.
+TEST_P(AttentionTest, WriteKvCacheRoundsToBf16Exactly) {
+  const int64_t nkv = 5, hd = 8, bs = 2, row = nkv * hd, n = 3;
+  std::vector<float> k = Random(n * row, -3.0f, 3.0f);
+  const float specials[] = {1.0f + 0x1p-8f,  // A tie: rounds down to even.
+                            1.0f + 0x3p-8f,  // A tie: rounds up to even.
+                            std::numeric_limits<float>::quiet_NaN(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::max(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -0x1.fffffep-127f,
+                            0x1.ff8p+3f};
+  for (size_t i = 0; i < std::size(specials); ++i) {
+    k[7 * i + 3] = specials[i];
+  }
+  std::vector<float> v = k;
+  std::reverse(v.begin(), v.end());
+  const Tensor k_cache = Poisoned(DType::kBF16, {2, bs, nkv, hd});
+  const Tensor v_cache = Poisoned(DType::kBF16, {2, bs, nkv, hd});
+  WriteKvCacheParams p{Upload(k, act(), {n, nkv, hd}),
+                       Upload(v, act(), {n, nkv, hd}), k_cache, v_cache,
+                       UploadI32({3, 0, 2}, {n})};
+  ASSERT_TRUE(backend().WriteKvCache(p, stream()).ok());
+  const std::vector<float> got_k = Download(k_cache);
+  const std::vector<float> got_v = Download(v_cache);
+  const int32_t slot_of[] = {3, 0, 2};
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t e = 0; e < row; ++e) {
+      const int64_t at = slot_of[i] * row + e;
+      const uint16_t want_k = F32ToBf16(k[i * row + e]);
+      const uint16_t want_v = F32ToBf16(v[i * row + e]);
+      EXPECT_EQ(F32ToBf16(got_k[at]), want_k) << "k token " << i << " @" << e;
+      EXPECT_EQ(F32ToBf16(got_v[at]), want_v) << "v token " << i << " @" << e;
+    }
   }
 }
 

@@ -91,6 +91,67 @@ TEST_P(MatmulTest, EmptyBatchIsANoOp) {
   EXPECT_TRUE(backend().Matmul(p, stream()).ok());
 }
 
+// SplitMatmul: each output block is x @ (its rows of w)^T (double
+// reference), bit for bit what a Matmul of that row block alone gives.
+TEST_P(MatmulTest, SplitMatmulEqualsOneMatmulPerBlock) {
+  struct SplitCase {
+    int64_t m, k;
+    std::vector<int64_t> ns;
+    DType w_dtype;
+  };
+  const SplitCase cases[] = {
+      {1, 64, {48, 16, 16}, DType::kBF16},
+      {32, 96, {96, 32, 32}, DType::kBF16},
+      {7, 33, {5, 70, 1, 24}, DType::kF32},
+      {40, 130, {100, 29}, DType::kF16},
+      {3, 16, {13}, DType::kBF16},
+  };
+  for (const SplitCase& c : cases) {
+    int64_t n = 0;
+    for (int64_t b : c.ns) n += b;
+    const auto x = RoundTo(Random(c.m * c.k), act());
+    const auto w = RoundTo(Random(n * c.k), c.w_dtype);
+    SplitMatmulParams p;
+    p.x = Upload(x, act(), {c.m, c.k});
+    p.w = Upload(w, c.w_dtype, {n, c.k});
+    p.num_outs = static_cast<int>(c.ns.size());
+    for (int i = 0; i < p.num_outs; ++i)
+      p.outs[i] = Poisoned(act(), {c.m, c.ns[i]});
+    const std::string what = absl::StrCat("m=", c.m, " k=", c.k, " n=", n,
+                                          " w=", DTypeName(c.w_dtype));
+    ASSERT_TRUE(backend().SplitMatmul(p, stream()).ok()) << what;
+    int64_t row = 0;
+    for (int i = 0; i < p.num_outs; ++i) {
+      const int64_t nb = c.ns[i];
+      const Tensor alone = Poisoned(act(), {c.m, nb});
+      ASSERT_TRUE(
+          backend().Matmul({p.x, p.w.Rows(row, nb), alone}, stream()).ok());
+      const std::vector<float> got = Download(p.outs[i]);
+      const std::vector<float> want_alone = Download(alone);
+      std::vector<double> want(c.m * nb), scale(c.m * nb);
+      for (int64_t r = 0; r < c.m; ++r) {
+        for (int64_t j = 0; j < nb; ++j) {
+          double dot = 0, mag = 0;
+          for (int64_t l = 0; l < c.k; ++l) {
+            const double t =
+                static_cast<double>(x[r * c.k + l]) * w[(row + j) * c.k + l];
+            dot += t;
+            mag += std::fabs(t);
+          }
+          want[r * nb + j] = dot;
+          scale[r * nb + j] = mag;
+        }
+      }
+      ExpectCloseScaled(got, want, scale, Tol(1e-5),
+                        absl::StrCat(what, " block ", i));
+      for (int64_t e = 0; e < c.m * nb; ++e) {
+        ASSERT_EQ(got[e], want_alone[e]) << what << " block " << i << " @" << e;
+      }
+      row += nb;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, MatmulTest,
                          ::testing::ValuesIn(AllBackendCases()),
                          BackendCaseName);

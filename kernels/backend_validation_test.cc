@@ -31,6 +31,35 @@ TEST_P(ValidationTest, MatmulShapesAndDTypes) {
   EXPECT_INVALID(backend().Matmul({Tensor(), w, out}, stream()));   // missing.
 }
 
+TEST_P(ValidationTest, SplitMatmulShapes) {
+  const Tensor x = Poisoned(act(), {4, 16});
+  const Tensor w = Poisoned(kBF16, {8, 16});
+  SplitMatmulParams p;
+  p.x = x;
+  p.w = w;
+  p.outs[0] = Poisoned(act(), {4, 5});
+  p.outs[1] = Poisoned(act(), {4, 3});
+  p.num_outs = 2;
+  EXPECT_TRUE(backend().SplitMatmul(p, stream()).ok());
+  SplitMatmulParams bad = p;
+  bad.outs[1] = Poisoned(act(), {4, 4});  // 9 columns for 8 rows of w.
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+  bad = p;
+  bad.outs[0] = Poisoned(act(), {3, 5});  // m.
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+  bad = p;
+  bad.num_outs = 0;
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+  bad.num_outs = SplitMatmulParams::kMaxOuts + 1;
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+  bad = p;
+  bad.w = Poisoned(kBF16, {8, 15});  // k.
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+  bad = p;
+  bad.outs[1] = Tensor();  // missing.
+  EXPECT_INVALID(backend().SplitMatmul(bad, stream()));
+}
+
 TEST_P(ValidationTest, ElementwiseOps) {
   const Tensor x = Poisoned(act(), {3, 8});
   EXPECT_INVALID(backend().RmsNorm({x, {}, Poisoned(kBF16, {7}), x}, stream()));

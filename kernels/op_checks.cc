@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 namespace infernum::kernels {
 namespace {
@@ -74,6 +75,38 @@ absl::Status CheckAligned(std::string_view op, std::string_view name,
   if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0) {
     return Error(op, name, absl::StrCat("must be ", alignment, "-byte aligned"),
                  t);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSplitMatmul(const SplitMatmulParams& p) {
+  constexpr std::string_view kOp = "SplitMatmul";
+  if (p.num_outs < 1 || p.num_outs > SplitMatmulParams::kMaxOuts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SplitMatmul: num_outs must be in [1, ",
+                     SplitMatmulParams::kMaxOuts, "], got ", p.num_outs));
+  }
+  if (p.x.ndim != 2 || p.w.ndim != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SplitMatmul: x and w must be 2-D, got ",
+                     p.x.DebugString(), " and ", p.w.DebugString()));
+  }
+  RETURN_IF_ERROR(CheckDim(kOp, "w", p.w, 1, p.x.dim(1)));
+  int64_t rows = 0;
+  for (int i = 0; i < p.num_outs; ++i) {
+    const std::string name = absl::StrCat("outs[", i, "]");
+    if (p.outs[i].ndim != 2) {
+      return absl::InvalidArgumentError(absl::StrCat("SplitMatmul: ", name,
+                                                     " must be 2-D, got ",
+                                                     p.outs[i].DebugString()));
+    }
+    RETURN_IF_ERROR(CheckDim(kOp, name, p.outs[i], 0, p.x.dim(0)));
+    rows += p.outs[i].dim(1);
+  }
+  if (rows != p.w.dim(0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SplitMatmul: the outputs have ", rows,
+                     " columns in all, w has ", p.w.dim(0), " rows"));
   }
   return absl::OkStatus();
 }

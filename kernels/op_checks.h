@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "kernels/ops.h"
 #include "kernels/tensor.h"
 
 namespace infernum::kernels {
@@ -30,5 +31,9 @@ absl::Status CheckNoAlias(std::string_view op, std::string_view a_name,
 // t.data is `alignment`-byte aligned (vectorized kernels need 16).
 absl::Status CheckAligned(std::string_view op, std::string_view name,
                           const Tensor& t, size_t alignment);
+// The layout checks of SplitMatmul (ops.h): 1..kMaxOuts outputs, each
+// [x.dim(0), n_i], the n_i adding up to w.dim(0), w.dim(1) == x.dim(1).
+// Dtypes are the backend's to check.
+absl::Status CheckSplitMatmul(const SplitMatmulParams& p);
 
 }  // namespace infernum::kernels

@@ -51,6 +51,20 @@ struct MatmulParams {
   bool accumulate = false;
 };
 
+// One matmul whose output columns go to separate contiguous tensors:
+// outs[i] = x @ (rows [r_i, r_i + n_i) of w)^T, r_i = n_0 + ... + n_(i-1),
+// for i < num_outs, and n_0 + ... + n_(num_outs - 1) = w.dim(0). The same
+// result as one Matmul per row block of w (bit for bit on the CPU), with x
+// prepared once and all columns in one parallel loop: q, k and v from a
+// fused qkv weight.
+struct SplitMatmulParams {
+  static constexpr int kMaxOuts = 4;
+  Tensor x;               // [m, k] act.
+  Tensor w;               // [n, k] f32/bf16/f16.
+  Tensor outs[kMaxOuts];  // outs[i]: [m, n_i] act, i < num_outs.
+  int num_outs = 0;       // 1..kMaxOuts.
+};
+
 // out = silu(x[:, :d]) * x[:, d:], d = out.dim(1).
 struct SiluMulParams {
   Tensor x;    // [n, 2d] act: gate then up.

@@ -1,5 +1,7 @@
 #include "models/kv_cache.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -13,6 +15,39 @@ size_t BytesPerLayerBlock(const KvCacheShape& s) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<kernels::DType>> ParseKvCacheDType(
+    std::string_view name) {
+  if (name == "auto") return std::nullopt;
+  if (name == "f32" || name == "float32") return kernels::DType::kF32;
+  if (name == "bf16" || name == "bfloat16") return kernels::DType::kBF16;
+  if (name == "f16" || name == "float16" || name == "half") {
+    return kernels::DType::kF16;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown KV cache dtype '", std::string(name),
+                   "' (expected auto, f32, bf16 or f16)"));
+}
+
+absl::StatusOr<kernels::DType> ResolveKvCacheDType(
+    const kernels::Backend& backend, std::optional<kernels::DType> dtype) {
+  const kernels::DType act = backend.activation_dtype();
+  if (!dtype.has_value() || *dtype == act) return act;
+  // The CPU attention ops widen a bf16 cache to f32 on read (and round on
+  // write); every other backend needs the cache in its activation dtype.
+  const bool cpu = backend.device_type() == kernels::DeviceType::kCpu;
+  if (cpu && act == kernels::DType::kF32 && *dtype == kernels::DType::kBF16) {
+    return *dtype;
+  }
+  const std::string supported =
+      cpu && act == kernels::DType::kF32
+          ? "f32 or bf16"
+          : absl::StrCat(kernels::DTypeName(act), " only");
+  return absl::InvalidArgumentError(
+      absl::StrCat("KV cache dtype ", kernels::DTypeName(*dtype),
+                   " is not supported on the ", cpu ? "cpu" : "cuda",
+                   " backend (supported: auto, ", supported, ")"));
+}
 
 size_t KvCacheShape::BytesPerBlock() const {
   return 2 * static_cast<size_t>(num_layers) * BytesPerLayerBlock(*this);

@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +30,21 @@ struct KvCacheShape {
   // Bytes one block takes over all layers, K and V together.
   size_t BytesPerBlock() const;
 };
+
+// The user-facing KV cache dtype setting (--kv-cache-dtype, the worker's
+// kv_cache_dtype): "auto" (nullopt: the backend's activation dtype), "f32"
+// ("float32"), "bf16" ("bfloat16"), "f16" ("float16", "half").
+// InvalidArgument naming the value and the accepted names otherwise.
+absl::StatusOr<std::optional<kernels::DType>> ParseKvCacheDType(
+    std::string_view name);
+
+// The KV cache dtype a setting resolves to on `backend`: the activation dtype
+// for nullopt ("auto"), else `dtype` when the backend's WriteKvCache and
+// PagedAttention accept it: cpu f32 or bf16 (kernels/cpu/attention.cc); cuda
+// only its activation dtype, bf16 (kernels/cuda/cuda_attention_op.cc).
+// InvalidArgument naming the backend and the dtype otherwise.
+absl::StatusOr<kernels::DType> ResolveKvCacheDType(
+    const kernels::Backend& backend, std::optional<kernels::DType> dtype);
 
 class KvCache {
  public:

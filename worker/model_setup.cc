@@ -129,10 +129,15 @@ absl::StatusOr<LoadedModel> SetupModel(const ModelSetupOptions& o) {
     return absl::NotFoundError(
         absl::StrCat("model directory not found: ", o.model_dir));
   }
+  auto kv_dtype = models::ParseKvCacheDType(o.kv_cache_dtype);
+  if (!kv_dtype.ok()) return Annotate(kv_dtype.status(), "--kv-cache-dtype");
   LoadedModel out;
   out.model_id = o.model_dir.empty() ? o.config_path : o.model_dir;
   ASSIGN_OR_RETURN(out.config, LoadConfig(o));
   ASSIGN_OR_RETURN(out.backend, kernels::CreateBackend(o.backend));
+  // Checked before the (slow) weight load; set on the model after it.
+  RETURN_IF_ERROR(
+      models::ResolveKvCacheDType(*out.backend, *kv_dtype).status());
   out.cuda_graphs =
       o.cuda_graphs && out.backend->device_type() == kernels::DeviceType::kCuda;
   if (dummy) {
@@ -145,6 +150,7 @@ absl::StatusOr<LoadedModel> SetupModel(const ModelSetupOptions& o) {
     ASSIGN_OR_RETURN(
         out.model, models::LlamaModel::Load(out.config, *source, *out.backend));
   }
+  RETURN_IF_ERROR(out.model->SetKvCacheDType(*kv_dtype));
   const bool has_tokenizer =
       !o.model_dir.empty() &&
       fs::exists(fs::path(o.model_dir) / "tokenizer.json", ec);

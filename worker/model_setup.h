@@ -28,6 +28,11 @@ struct ModelSetupOptions {
   // turns this off). Copied to LoadedModel::cuda_graphs for the model runner;
   // ignored on other backends.
   bool cuda_graphs = true;
+  // KV cache dtype (--kv-cache-dtype): "auto" (the activation dtype: f32 on
+  // cpu, bf16 on cuda) | "f32" | "bf16" | "f16" (models::ParseKvCacheDType).
+  // Set on the model, so every MakeKvCacheShape caller gets it. A dtype the
+  // backend cannot attend over is an InvalidArgument from SetupModel.
+  std::string kv_cache_dtype = "auto";
 };
 
 // Owns everything a model replica needs. Members are declared so that the

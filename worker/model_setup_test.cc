@@ -1,6 +1,7 @@
 // KV cache memory planning: the sizing arithmetic on fake free-memory
 // figures (what a GPU worker does at start-up, without a GPU), and the
-// profile step of PlanKvCacheOnDevice on the CPU backend.
+// profile step of PlanKvCacheOnDevice on the CPU backend, and the KV cache
+// dtype setting reaching the model.
 #include "worker/model_setup.h"
 
 #include <gtest/gtest.h>
@@ -111,14 +112,41 @@ TEST(PlanKvCacheTest, BadInputsAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
-LoadedModel LoadStoriesOnCpu() {
+ModelSetupOptions StoriesOnCpu() {
   ModelSetupOptions o;
   o.model_dir = infernum::testing::SharedModelsDir() + "/stories260K";
   o.backend.name = "cpu";
   o.backend.num_threads = 1;
-  auto loaded = SetupModel(o);
+  return o;
+}
+
+LoadedModel LoadStoriesOnCpu() {
+  auto loaded = SetupModel(StoriesOnCpu());
   EXPECT_TRUE(loaded.ok()) << loaded.status();
   return std::move(loaded).value();
+}
+
+// kv_cache_dtype reaches the model: every MakeKvCacheShape caller sees it,
+// and a bf16 block is half an f32 one.
+TEST(SetupModelTest, KvCacheDTypeIsSetOnTheModel) {
+  ModelSetupOptions o = StoriesOnCpu();
+  o.kv_cache_dtype = "auto";
+  auto f32 = SetupModel(o);
+  ASSERT_TRUE(f32.ok()) << f32.status();
+  EXPECT_EQ(f32->model->kv_cache_dtype(), kernels::DType::kF32);
+  o.kv_cache_dtype = "bf16";
+  auto bf16 = SetupModel(o);
+  ASSERT_TRUE(bf16.ok()) << bf16.status();
+  EXPECT_EQ(bf16->model->MakeKvCacheShape(1, 16).dtype, kernels::DType::kBF16);
+  EXPECT_EQ(2 * bf16->model->MakeKvCacheShape(1, 16).BytesPerBlock(),
+            f32->model->MakeKvCacheShape(1, 16).BytesPerBlock());
+  for (const char* bad : {"fp8", "f16"}) {  // f16: no CPU attention for it.
+    o.kv_cache_dtype = bad;
+    auto r = SetupModel(o);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status();
+  }
 }
 
 TEST(PlanKvCacheOnDeviceTest, ProfileStepRunsAndPlanHoldsALongestSequence) {

@@ -133,18 +133,24 @@ struct RowView {
         kvh0 * hd;
     return static_cast<const char*>(cache.data) + element * elem;
   }
-  // Prefetches the block at t0 (nothing past the context).
-  void Prefetch(const Tensor& cache, int64_t t0, int64_t hd) const {
+  // Prefetches part `part` of `parts` of the block at t0 (nothing past the
+  // context): a contiguous block is cut into `parts` runs of whole lines;
+  // otherwise part p covers the block's tokens p, p + parts, ...
+  void Prefetch(const Tensor& cache, int64_t t0, int64_t hd, int64_t part,
+                int64_t parts) const {
     if (t0 >= context) return;
     const char* start = BlockStart(cache, t0, hd);
     const int64_t count = std::min(block_size, context - t0);
     const int64_t run_bytes = num_kvh * hd * elem;
     if (num_kvh * hd == row_elems) {  // The block's rows are contiguous.
-      const int64_t bytes = count * run_bytes;
-      for (int64_t b = 0; b < bytes; b += 64) PrefetchL1(start + b);
+      const int64_t lines = (count * run_bytes + 63) / 64;
+      const int64_t end = (part + 1) * lines / parts;
+      for (int64_t l = part * lines / parts; l < end; ++l) {
+        PrefetchL1(start + l * 64);
+      }
       return;
     }
-    for (int64_t t = 0; t < count; ++t) {
+    for (int64_t t = part; t < count; t += parts) {
       for (int64_t b = 0; b < run_bytes; b += 64) {
         PrefetchL1(start + t * row_elems * elem + b);
       }
@@ -156,8 +162,10 @@ struct RowView {
 // A decode row's blocks are scattered in a cache far larger than the CPU
 // caches, so they are prefetched kPrefetchBlocks ahead of their use, in the
 // order they are read: the item's K blocks, its V blocks, then the K blocks
-// of the next item (when known). Rows that are not `streamed` prefetch
-// nothing.
+// of the next item (when known). The prefetches of a block are spread over
+// the reads of the block kPrefetchBlocks before it (one part per KV head
+// read), since a burst of prefetches stalls the loads. Rows that are not
+// `streamed` prefetch nothing.
 class BlockPrefetcher {
  public:
   // `prefetched`: whether the previous item prefetched this one's first
@@ -168,30 +176,33 @@ class BlockPrefetcher {
         view_(view),
         next_(next != nullptr && next->streamed ? next : nullptr),
         hd_(hd),
-        nb_(view.num_blocks()),
-        issued_(prefetched ? kPrefetchBlocks : 0) {
-    Advance(0);
+        nb_(view.num_blocks()) {
+    if (view_.streamed && !prefetched) {
+      for (int64_t i = 0; i < kPrefetchBlocks; ++i) Issue(i, 0, 1);
+    }
   }
-  // Called before reading the item's block `index` (K blocks are 0..nb-1,
-  // V blocks nb..2nb-1).
-  void Advance(int64_t index) {
-    if (!view_.streamed) return;
-    for (; issued_ <= index + kPrefetchBlocks; ++issued_) Issue(issued_);
+  // Called before reading KV head `h` (of num_kvh) of the item's block
+  // `index` (K blocks are 0..nb-1, V blocks nb..2nb-1).
+  void Advance(int64_t index, int64_t h) const {
+    if (view_.streamed) Issue(index + kPrefetchBlocks, h, view_.num_kvh);
   }
 
  private:
-  void Issue(int64_t i) const {
+  void Issue(int64_t i, int64_t part, int64_t parts) const {
     const int64_t bs = view_.block_size;
-    if (i < nb_) return view_.Prefetch(p_.k_cache, i * bs, hd_);
-    if (i < 2 * nb_) return view_.Prefetch(p_.v_cache, (i - nb_) * bs, hd_);
-    if (next_ != nullptr) next_->Prefetch(p_.k_cache, (i - 2 * nb_) * bs, hd_);
+    if (i < nb_) return view_.Prefetch(p_.k_cache, i * bs, hd_, part, parts);
+    if (i < 2 * nb_) {
+      return view_.Prefetch(p_.v_cache, (i - nb_) * bs, hd_, part, parts);
+    }
+    if (next_ != nullptr) {
+      next_->Prefetch(p_.k_cache, (i - 2 * nb_) * bs, hd_, part, parts);
+    }
   }
 
   const PagedAttentionParams& p_;
   const RowView& view_;
   const RowView* next_;
   const int64_t hd_, nb_;
-  int64_t issued_;
 };
 
 RowView MakeRowView(const PagedAttentionParams& p, const AttentionPlan& plan,
@@ -242,10 +253,10 @@ void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
       view.row_elems, 0,     p.scale};
   const int64_t nb = view.num_blocks();
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    prefetcher.Advance(t0 / bs);
     const char* kv = view.BlockStart(p.k_cache, t0, hd);
     block.count = std::min(bs, context - t0);
     for (int64_t h = 0; h < num_kvh; ++h) {
+      prefetcher.Advance(t0 / bs, h);
       block.q = q + h * group * hd;
       block.kv = kv + h * hd * view.elem;
       vec.attn_scores(block, scores + h * group * context + t0, context);
@@ -258,10 +269,10 @@ void AttendHeads(const CpuContext& ctx, const PagedAttentionParams& p,
   }
   std::fill(acc, acc + heads * hd, 0.0f);
   for (int64_t t0 = 0; t0 < context; t0 += bs) {
-    prefetcher.Advance(nb + t0 / bs);
     const char* kv = view.BlockStart(p.v_cache, t0, hd);
     block.count = std::min(bs, context - t0);
     for (int64_t h = 0; h < num_kvh; ++h) {
+      prefetcher.Advance(nb + t0 / bs, h);
       block.kv = kv + h * hd * view.elem;
       vec.attn_values(scores + h * group * context + t0, context, block,
                       acc + h * group * hd);
@@ -300,13 +311,19 @@ absl::Status WriteKvCache(const CpuContext& ctx, const WriteKvCacheParams& p) {
   const size_t cache_row_bytes = row * DTypeSize(cache_dtype);
   auto* k_cache = static_cast<char*>(p.k_cache.data);
   auto* v_cache = static_cast<char*>(p.v_cache.data);
+  // f32 rows are copied; bf16 rows rounded by the ISA's to_bf16.
+  const auto write = [&](const float* src, char* dst) {
+    if (cache_dtype == DType::kBF16) {
+      ctx.vec->to_bf16(src, reinterpret_cast<uint16_t*>(dst), row);
+    } else {
+      ConvertElements(src, kF32, dst, cache_dtype, row);
+    }
+  };
   ParallelRows(ctx, n, row, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (slots[i] < 0) continue;
-      ConvertElements(p.k.as<float>() + i * row, kF32,
-                      k_cache + slots[i] * cache_row_bytes, cache_dtype, row);
-      ConvertElements(p.v.as<float>() + i * row, kF32,
-                      v_cache + slots[i] * cache_row_bytes, cache_dtype, row);
+      write(p.k.as<float>() + i * row, k_cache + slots[i] * cache_row_bytes);
+      write(p.v.as<float>() + i * row, v_cache + slots[i] * cache_row_bytes);
     }
   });
   return absl::OkStatus();

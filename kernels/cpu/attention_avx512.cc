@@ -104,6 +104,52 @@ void ScoresFixed(const AttnBlock& b, float* scores, int64_t score_stride) {
   }
 }
 
+// ScoresFixed for G heads at once (the query heads of one KV head): each
+// key row is loaded (and widened) once for all of them, 4 keys at a time,
+// and the 16 partial sums of a head are staged on the stack for its
+// TransposeSum16. Per head and key the arithmetic is ScoresFixed's exactly.
+template <int DV, int G, class Kv>
+void ScoresGrouped(const AttnBlock& b, float* scores, int64_t score_stride) {
+  const __m512 scale = _mm512_set1_ps(b.scale);
+  __m512 q[G][DV];
+#pragma GCC unroll 8
+  for (int h = 0; h < G; ++h) {
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) {
+      q[h][v] = _mm512_loadu_ps(b.q + h * b.dim + 16 * v);
+    }
+  }
+  const auto* kv = static_cast<const typename Kv::T*>(b.kv);
+  for (int64_t t0 = 0; t0 < b.count; t0 += 16) {
+    const int64_t nt = std::min<int64_t>(16, b.count - t0);
+    __m512 staged[G][16];
+#pragma GCC unroll 4
+    for (int t4 = 0; t4 < 16; t4 += 4) {
+#pragma GCC unroll 4
+      for (int t = t4; t < t4 + 4; ++t) {
+        // Past the last key, rows repeat the last one (as ScoresFixed).
+        const auto* k = kv + (t0 + std::min<int64_t>(t, nt - 1)) * b.kv_stride;
+        __m512 row[DV];
+#pragma GCC unroll 16
+        for (int v = 0; v < DV; ++v) row[v] = Kv::Load(k + 16 * v);
+#pragma GCC unroll 8
+        for (int h = 0; h < G; ++h) {
+          __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 16
+          for (int v = 0; v < DV; ++v)
+            acc = _mm512_fmadd_ps(q[h][v], row[v], acc);
+          staged[h][t] = acc;
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int h = 0; h < G; ++h) {
+      _mm512_mask_storeu_ps(scores + h * score_stride + t0, TailMask(nt),
+                            _mm512_mul_ps(TransposeSum16(staged[h]), scale));
+    }
+  }
+}
+
 template <class Kv>
 void ScoresGeneric(const AttnBlock& b, float* scores, int64_t score_stride) {
   for (int64_t t = 0; t < b.count; ++t) {
@@ -161,6 +207,70 @@ void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
   }
 }
 
+// ValuesFixed for G heads at once (the query heads of one KV head): each
+// value row is loaded (and widened) once for all of them. Per head the
+// arithmetic is ValuesFixed's exactly (same accumulators, same order).
+template <int DV, int G, class Kv>
+void ValuesGrouped(const float* p, int64_t p_stride, const AttnBlock& b,
+                   float* acc) {
+  __m512 a0[G][DV], a1[G][DV];
+#pragma GCC unroll 8
+  for (int h = 0; h < G; ++h) {
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) {
+      a0[h][v] = _mm512_loadu_ps(acc + h * b.dim + 16 * v);
+      a1[h][v] = _mm512_setzero_ps();
+    }
+  }
+  const auto* kv = static_cast<const typename Kv::T*>(b.kv);
+  int64_t t = 0;
+  for (; t + 2 <= b.count; t += 2) {
+    __m512 row[DV];
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v)
+      row[v] = Kv::Load(kv + t * b.kv_stride + 16 * v);
+#pragma GCC unroll 8
+    for (int h = 0; h < G; ++h) {
+      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t]);
+#pragma GCC unroll 16
+      for (int v = 0; v < DV; ++v)
+        a0[h][v] = _mm512_fmadd_ps(ph, row[v], a0[h][v]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) {
+      row[v] = Kv::Load(kv + (t + 1) * b.kv_stride + 16 * v);
+    }
+#pragma GCC unroll 8
+    for (int h = 0; h < G; ++h) {
+      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t + 1]);
+#pragma GCC unroll 16
+      for (int v = 0; v < DV; ++v)
+        a1[h][v] = _mm512_fmadd_ps(ph, row[v], a1[h][v]);
+    }
+  }
+  if (t < b.count) {
+    __m512 row[DV];
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v)
+      row[v] = Kv::Load(kv + t * b.kv_stride + 16 * v);
+#pragma GCC unroll 8
+    for (int h = 0; h < G; ++h) {
+      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t]);
+#pragma GCC unroll 16
+      for (int v = 0; v < DV; ++v)
+        a0[h][v] = _mm512_fmadd_ps(ph, row[v], a0[h][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int h = 0; h < G; ++h) {
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) {
+      _mm512_storeu_ps(acc + h * b.dim + 16 * v,
+                       _mm512_add_ps(a0[h][v], a1[h][v]));
+    }
+  }
+}
+
 template <class Kv>
 void ValuesGeneric(const float* p, int64_t p_stride, const AttnBlock& b,
                    float* acc) {
@@ -184,6 +294,9 @@ void Scores(const AttnBlock& b, float* scores, int64_t score_stride) {
     case 2:
       return ScoresFixed<2, Kv>(b, scores, score_stride);
     case 4:
+      // Two or three heads per KV head share each key row's loads.
+      if (b.heads == 3) return ScoresGrouped<4, 3, Kv>(b, scores, score_stride);
+      if (b.heads == 2) return ScoresGrouped<4, 2, Kv>(b, scores, score_stride);
       return ScoresFixed<4, Kv>(b, scores, score_stride);
     case 6:
       return ScoresFixed<6, Kv>(b, scores, score_stride);
@@ -202,6 +315,9 @@ void Values(const float* p, int64_t p_stride, const AttnBlock& b, float* acc) {
     case 2:
       return ValuesFixed<2, Kv>(p, p_stride, b, acc);
     case 4:
+      // Two or three heads per KV head fit the registers together.
+      if (b.heads == 3) return ValuesGrouped<4, 3, Kv>(p, p_stride, b, acc);
+      if (b.heads == 2) return ValuesGrouped<4, 2, Kv>(p, p_stride, b, acc);
       return ValuesFixed<4, Kv>(p, p_stride, b, acc);
     case 6:
       return ValuesFixed<6, Kv>(p, p_stride, b, acc);

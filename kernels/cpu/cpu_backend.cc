@@ -113,6 +113,9 @@ class CpuBackend : public Backend {
   absl::Status Matmul(const MatmulParams& p, Stream*) override {
     return cpu::Matmul(ctx_, p);
   }
+  absl::Status SplitMatmul(const SplitMatmulParams& p, Stream*) override {
+    return cpu::SplitMatmul(ctx_, p);
+  }
   absl::Status SiluMul(const SiluMulParams& p, Stream*) override {
     return cpu::SiluMul(ctx_, p);
   }

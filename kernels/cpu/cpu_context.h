@@ -75,6 +75,7 @@ absl::Status Softmax(const CpuContext& ctx, const SoftmaxParams& p);
 absl::Status Argmax(const CpuContext& ctx, const ArgmaxParams& p);
 // matmul.cc
 absl::Status Matmul(const CpuContext& ctx, const MatmulParams& p);
+absl::Status SplitMatmul(const CpuContext& ctx, const SplitMatmulParams& p);
 // attention.cc
 absl::Status WriteKvCache(const CpuContext& ctx, const WriteKvCacheParams& p);
 absl::Status PagedAttention(const CpuContext& ctx,

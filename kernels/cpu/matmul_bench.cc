@@ -8,7 +8,8 @@
 // times the matmuls and attention of one 32-sequence llama-100m decode step;
 // decode_attention / prefill_attention repeat one attention shape (for perf).
 // With ATTENTION_IN_CACHE set, attention reuses one copy of the KV cache
-// (its compute cost without the memory traffic).
+// (its compute cost without the memory traffic); ATTENTION_KV_DTYPE=bf16
+// runs decode_attention / prefill_attention on a bf16 cache.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -268,11 +269,13 @@ int Main(int argc, char** argv) {
   if (only == "decode_attention" || only == "prefill_attention") {
     // For profiling one attention shape.
     const bool decode = only == "decode_attention";
+    const char* kv = std::getenv("ATTENTION_KV_DTYPE");
+    const DType cache =
+        kv != nullptr && std::string(kv) == "bf16" ? DType::kBF16 : DType::kF32;
     for (int i = 0; i < 4; ++i) {
       BenchAttention(*backend,
-                     decode
-                         ? AttentionShape{32, 1, 160, 12, 4, 64, DType::kF32}
-                         : AttentionShape{1, 512, 512, 32, 8, 64, DType::kF32});
+                     decode ? AttentionShape{32, 1, 160, 12, 4, 64, cache}
+                            : AttentionShape{1, 512, 512, 32, 8, 64, cache});
     }
     return 0;
   }

@@ -33,6 +33,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "kernels/cpu/avx512_reduce.h"
+#include "kernels/cpu/avx512_round_bf16.h"
 
 namespace infernum::kernels::cpu {
 namespace {
@@ -271,21 +272,6 @@ void Run(const MatmulJob& job, int64_t n_begin, int64_t n_end) {
   }
 }
 
-// F32ToBf16 (dtype.h) on 16 lanes.
-inline __m256i RoundToBf16(__m512i u) {
-  const __m512i lsb =
-      _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i rounded = _mm512_srli_epi32(
-      _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))),
-      16);
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(
-      _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-      _mm512_set1_epi32(0x7f800000));
-  const __m512i quiet =
-      _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-  return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet));
-}
-
 // Rows [row_begin, row_end) of x ([m, k] f32) rounded to bf16 in the layout
 // PackedX describes (x_bf16 of MatmulJob for these kernels).
 void PackX(const float* x, int64_t m, int64_t k, int64_t row_begin,
@@ -300,9 +286,9 @@ void PackX(const float* x, int64_t m, int64_t k, int64_t row_begin,
     int64_t c = 0;
     for (; c < k_main; c += kChunk, dst += rows * kChunk) {
       for (int64_t h = 0; h < kChunk; h += 16) {
-        _mm256_storeu_si256(
-            reinterpret_cast<__m256i*>(dst + h),
-            RoundToBf16(_mm512_castps_si512(_mm512_loadu_ps(src + c + h))));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + h),
+                            avx512::RoundToBf16(_mm512_castps_si512(
+                                _mm512_loadu_ps(src + c + h))));
       }
     }
     if (c < k) {  // The last chunk, zero-filled past k.
@@ -314,7 +300,7 @@ void PackX(const float* x, int64_t m, int64_t k, int64_t row_begin,
                                    : static_cast<__mmask16>((1u << left) - 1);
         // Masked-off lanes load +0.0, which rounds to bf16 zero.
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + h),
-                            RoundToBf16(_mm512_castps_si512(
+                            avx512::RoundToBf16(_mm512_castps_si512(
                                 _mm512_maskz_loadu_ps(mask, src + c + h))));
       }
     }

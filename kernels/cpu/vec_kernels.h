@@ -42,6 +42,8 @@ struct VecKernels {
   void (*add)(const float* a, const float* b, float* out, int64_t n);
   // out[i] = g[i] / (1 + exp(-g[i])) * u[i].
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n);
+  // out[i] = F32ToBf16(x[i]) (dtype.h: nearest even, NaN stays NaN).
+  void (*to_bf16)(const float* x, uint16_t* out, int64_t n);
   // Lowest index of the largest non-NaN x[i]; 0 when n == 0 or all are NaN.
   int64_t (*argmax)(const float* x, int64_t n);
   // Attention scores of `heads` query vectors against `count` keys:
@@ -58,6 +60,8 @@ struct VecKernels {
 const VecKernels& GetVecKernels(CpuIsa isa);
 
 const VecKernels& ScalarVecKernels();  // vec_kernels_scalar.cc
+// The scalar to_bf16 (also AVX2's).
+void ScalarToBf16(const float* x, uint16_t* out, int64_t n);
 const VecKernels& Avx2VecKernels();    // vec_kernels_avx2.cc
 const VecKernels& Avx512VecKernels();  // vec_kernels_avx512.cc
 

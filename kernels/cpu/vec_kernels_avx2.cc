@@ -177,6 +177,7 @@ const VecKernels& Avx2VecKernels() {
                                           .axpy = Axpy,
                                           .add = AddVec,
                                           .silu_mul = SiluMul,
+                                          .to_bf16 = ScalarToBf16,
                                           .argmax = Argmax,
                                           .attn_scores = Avx2AttnScores,
                                           .attn_values = Avx2AttnValues};

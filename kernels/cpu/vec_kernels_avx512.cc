@@ -16,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "kernels/cpu/avx512_round_bf16.h"
+
 namespace infernum::kernels::cpu {
 namespace {
 
@@ -135,6 +137,21 @@ void AddVec(const float* a, const float* b, float* out, int64_t n) {
   }
 }
 
+void ToBf16(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(out + i),
+        avx512::RoundToBf16(_mm512_castps_si512(_mm512_loadu_ps(x + i))));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, m,
+                             avx512::RoundToBf16(_mm512_castps_si512(
+                                 _mm512_maskz_loadu_ps(m, x + i))));
+  }
+}
+
 void SiluMul(const float* g, const float* u, float* out, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < n; i += 16) {
@@ -185,6 +202,7 @@ const VecKernels& Avx512VecKernels() {
                                           .axpy = Axpy,
                                           .add = AddVec,
                                           .silu_mul = SiluMul,
+                                          .to_bf16 = ToBf16,
                                           .argmax = Argmax,
                                           .attn_scores = Avx512AttnScores,
                                           .attn_values = Avx512AttnValues};

@@ -97,6 +97,10 @@ void AttnValues(const float* p, int64_t p_stride, const AttnBlock& b,
 
 }  // namespace
 
+void ScalarToBf16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = F32ToBf16(x[i]);
+}
+
 const VecKernels& ScalarVecKernels() {
   static constexpr VecKernels kKernels = {.dot = Dot,
                                           .sum_squares = SumSquares,
@@ -107,6 +111,7 @@ const VecKernels& ScalarVecKernels() {
                                           .axpy = Axpy,
                                           .add = AddVec,
                                           .silu_mul = SiluMul,
+                                          .to_bf16 = ScalarToBf16,
                                           .argmax = Argmax,
                                           .attn_scores = AttnScores,
                                           .attn_values = AttnValues};

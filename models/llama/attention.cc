@@ -34,14 +34,16 @@ absl::Status RunAttention(kernels::Backend& backend, const AttentionDims& dims,
                         At(args.qkv_scratch, 0, 1, q_size + 2 * kv_size)},
                        stream));
   } else {
-    // One matmul per row block of the fused weight: contiguous outputs, and
-    // each weight row is still read once.
-    const Tensor& w = args.qkv_weight;
-    RETURN_IF_ERROR(backend.Matmul({args.x, w.Rows(0, q_size), q}, stream));
-    RETURN_IF_ERROR(
-        backend.Matmul({args.x, w.Rows(q_size, kv_size), k}, stream));
-    RETURN_IF_ERROR(
-        backend.Matmul({args.x, w.Rows(q_size + kv_size, kv_size), v}, stream));
+    // One matmul of the fused weight, its output blocks written to q, k and
+    // v as separate contiguous tensors.
+    kernels::SplitMatmulParams split;
+    split.x = args.x;
+    split.w = args.qkv_weight;
+    split.outs[0] = q;
+    split.outs[1] = k;
+    split.outs[2] = v;
+    split.num_outs = 3;
+    RETURN_IF_ERROR(backend.SplitMatmul(split, stream));
   }
   const Tensor q3 = q.Reshape({n, dims.num_heads, hd});
   const Tensor k3 = k.Reshape({n, dims.num_kv_heads, hd});

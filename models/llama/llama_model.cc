@@ -51,7 +51,8 @@ LlamaModel::LlamaModel(const ModelConfig& config, LlamaWeights weights,
     : config_(config),
       weights_(std::move(weights)),
       backend_(backend),
-      act_dtype_(backend.activation_dtype()) {}
+      act_dtype_(backend.activation_dtype()),
+      kv_dtype_(act_dtype_) {}
 
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(
     const ModelConfig& config, const WeightSource& source,
@@ -98,8 +99,13 @@ KvCacheShape LlamaModel::MakeKvCacheShape(int num_blocks,
   shape.block_size = block_size;
   shape.num_kv_heads = config_.num_key_value_heads;
   shape.head_dim = config_.head_dim;
-  shape.dtype = act_dtype_;
+  shape.dtype = kv_dtype_;
   return shape;
+}
+
+absl::Status LlamaModel::SetKvCacheDType(std::optional<DType> dtype) {
+  ASSIGN_OR_RETURN(kv_dtype_, ResolveKvCacheDType(backend_, dtype));
+  return absl::OkStatus();
 }
 
 absl::Status LlamaModel::CheckCache(const KvCache& cache) const {

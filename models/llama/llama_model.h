@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -80,8 +81,15 @@ class LlamaModel {
   const ModelConfig& config() const { return config_; }
   const LlamaWeights& weights() const { return weights_; }
   kernels::Backend& backend() const { return backend_; }
-  // The cache shape this model needs, in the backend's activation dtype.
+  // The cache shape this model needs, in kv_cache_dtype().
   KvCacheShape MakeKvCacheShape(int num_blocks, int block_size) const;
+  // Chooses the dtype of the caches MakeKvCacheShape describes (nullopt =
+  // "auto", the activation dtype: the default). Call at setup, before any
+  // cache is sized or created. InvalidArgument (naming the backend and
+  // dtype, see ResolveKvCacheDType) when the backend's attention ops do not
+  // accept it; the setting is then unchanged.
+  absl::Status SetKvCacheDType(std::optional<kernels::DType> dtype);
+  kernels::DType kv_cache_dtype() const { return kv_dtype_; }
 
  private:
   LlamaModel(const ModelConfig& config, LlamaWeights weights,
@@ -132,6 +140,7 @@ class LlamaModel {
   LlamaWeights weights_;
   kernels::Backend& backend_;
   kernels::DType act_dtype_;
+  kernels::DType kv_dtype_;  // MakeKvCacheShape's dtype (default act_dtype_).
   kernels::DeviceBuffer inv_freq_buffer_;
   kernels::Tensor inv_freq_;
 

@@ -16,6 +16,10 @@
 // by ~1e-4..1e-3; so that variant checks the metric <= 2e-3 everywhere, and
 // that most positions (those before the first such flip) match the rounded
 // oracle to <= 1e-5, while no position matches the plain oracle that well.
+// The bf16 KV cache variants (SetKvCacheDType(bf16)) compare with the oracle
+// run with --round-kv-bf16 (keys after RoPE and values rounded to bf16) to
+// the same 1e-4, and must be at least kKvDistinct away from the plain (f32
+// KV) oracle in some prompt, so the rounding is really in effect.
 // Needs /usr/bin/python3 with torch: the test FAILS (never skips) without.
 #include <gtest/gtest.h>
 
@@ -63,15 +67,21 @@ std::string RunPython(const std::string& script, const std::string& args) {
   return absl::StrCat("`", cmd, "` exited with ", rc, ":\n", out.str());
 }
 
+// Which roundings the oracle applies (llama_oracle.py flags).
+struct OracleRounding {
+  bool bf16_matmul_inputs = false;
+  bool kv_bf16 = false;
+};
+
 // Reference logits ([len * vocab] per prompt) from llama_oracle.py.
 std::vector<std::vector<double>> OracleLogits(
     const std::string& model_dir,
-    const std::vector<std::vector<int32_t>>& prompts,
-    bool round_bf16_matmul_inputs) {
+    const std::vector<std::vector<int32_t>>& prompts, OracleRounding r) {
   const std::string out = infernum::testing::TempDir() + "/oracle.json";
   std::string args = absl::StrCat(
       "--model ", model_dir, " --out ", out, " --compute-dtype float64",
-      round_bf16_matmul_inputs ? " --round-bf16-matmul-inputs" : "");
+      r.bf16_matmul_inputs ? " --round-bf16-matmul-inputs" : "",
+      r.kv_bf16 ? " --round-kv-bf16" : "");
   for (const auto& p : prompts) {
     absl::StrAppend(&args, " --tokens '", absl::StrJoin(p, " "), "'");
   }
@@ -110,10 +120,15 @@ struct Variant {
   std::string name;
   std::string make_args;  // make_random_llama.py options; "" = stories260K.
   kernels::CpuMatmulPrecision precision = kernels::CpuMatmulPrecision::kF32;
+  bool bf16_kv = false;  // LlamaModel::SetKvCacheDType(bf16).
 };
 
 bool Bf16Matmuls(const Variant& v) {
   return v.precision == kernels::CpuMatmulPrecision::kBf16;
+}
+
+OracleRounding RoundingOf(const Variant& v) {
+  return {Bf16Matmuls(v), v.bf16_kv};
 }
 
 // The error metric above for one prompt.
@@ -131,6 +146,7 @@ double RelativeError(const std::vector<float>& got,
 constexpr double kBf16Tolerance = 2e-3;
 constexpr double kBf16ExactTolerance = 1e-5;
 constexpr double kBf16MinExactFraction = 0.4;
+constexpr double kKvDistinct = 5e-4;  // Measured: 1.3e-3 .. 8e-3.
 
 // Fraction of the positions of `got` ([T * vocab]) whose logits are within
 // `tol` (the metric above) of `want`.
@@ -155,7 +171,7 @@ struct References {
   const Variant* variant;
   const std::vector<std::vector<int32_t>>* prompts;
   std::vector<std::vector<double>> oracle;
-  // bf16 matmuls only: the oracle without rounding (see the header comment).
+  // bf16 matmuls or KV: the oracle without rounding (see the header comment).
   std::vector<std::vector<double>> plain;
   size_t vocab = 0;
 };
@@ -167,6 +183,7 @@ void CheckSchedule(const Schedule& s,
   const Variant& v = *refs.variant;
   const double tolerance = Bf16Matmuls(v) ? kBf16Tolerance : kTolerance;
   PositionCount exact, plain_exact;
+  double max_plain_err = 0;
   for (size_t p = 0; p < refs.prompts->size(); ++p) {
     const std::vector<float>& got = logits[p];
     ASSERT_EQ(got.size(), refs.oracle[p].size());
@@ -178,6 +195,7 @@ void CheckSchedule(const Schedule& s,
     double plain_err = 0;
     if (!refs.plain.empty()) {
       plain_err = RelativeError(got, refs.plain[p]);
+      max_plain_err = std::max(max_plain_err, plain_err);
       CountClosePositions(got, refs.oracle[p], refs.vocab, kBf16ExactTolerance,
                           exact);
       CountClosePositions(got, refs.plain[p], refs.vocab, kBf16ExactTolerance,
@@ -193,6 +211,10 @@ void CheckSchedule(const Schedule& s,
         << s.name << ": positions matching the rounded oracle";
     EXPECT_EQ(plain_exact.close, 0)
         << s.name << ": positions matching the plain oracle";
+  }
+  if (v.bf16_kv) {
+    EXPECT_GE(max_plain_err, kKvDistinct)
+        << s.name << ": bf16-KV logits as close to the f32-KV oracle";
   }
 }
 
@@ -216,12 +238,19 @@ TEST_P(OracleTest, LogitsMatchAtEveryPosition) {
   auto backend = kernels::CreateCpuBackend(options);
   auto model = LlamaModel::Load(*config, **source, *backend);
   ASSERT_TRUE(model.ok()) << model.status();
+  if (v.bf16_kv) {
+    ASSERT_TRUE((*model)->SetKvCacheDType(kernels::DType::kBF16).ok());
+    ASSERT_EQ((*model)->MakeKvCacheShape(1, 16).dtype, kernels::DType::kBF16);
+  }
 
   auto prompts = MakePrompts({1, 5, 17, 64, 100}, config->vocab_size, 42);
   prompts[1] = {1, 403, 407, 261, 378};  // "Once upon a time" (stories).
-  References refs{&v, &prompts, OracleLogits(dir, prompts, Bf16Matmuls(v))};
+  References refs{&v, &prompts, OracleLogits(dir, prompts, RoundingOf(v))};
   ASSERT_EQ(refs.oracle.size(), prompts.size());
-  if (Bf16Matmuls(v)) refs.plain = OracleLogits(dir, prompts, false);
+  if (Bf16Matmuls(v) || v.bf16_kv) {
+    refs.plain = OracleLogits(dir, prompts, {});
+    ASSERT_EQ(refs.plain.size(), prompts.size());
+  }
   refs.vocab = config->vocab_size;
 
   ScheduleRunner runner(**model);
@@ -247,7 +276,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "--shards 3"},
         // bf16 weights, bf16 matmul inputs (tied, so the head is bf16 too).
         Variant{"random_bf16_bf16_matmul", "--seed 4 --tie",
-                kernels::CpuMatmulPrecision::kBf16}),
+                kernels::CpuMatmulPrecision::kBf16},
+        // A bf16 KV cache: f32 weights, then bf16 weights with GQA and
+        // llama3 RoPE (f32 matmuls).
+        Variant{"stories260K_bf16_kv", "", kernels::CpuMatmulPrecision::kF32,
+                true},
+        Variant{"random_bf16_bf16_kv", "--seed 5",
+                kernels::CpuMatmulPrecision::kF32, true}),
     [](const ::testing::TestParamInfo<Variant>& info) {
       return info.param.name;
     });

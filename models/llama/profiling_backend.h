@@ -88,6 +88,12 @@ class ProfilingBackend : public kernels::Backend {
                               std::to_string(p.w.dim(1));
     return Time(label, [&] { return inner_.Matmul(p, s); });
   }
+  absl::Status SplitMatmul(const kernels::SplitMatmulParams& p,
+                           kernels::Stream* s) override {
+    const std::string label = "SplitMatmul " + std::to_string(p.w.dim(0)) +
+                              "x" + std::to_string(p.w.dim(1));
+    return Time(label, [&] { return inner_.SplitMatmul(p, s); });
+  }
 
  private:
   template <class Fn>

@@ -34,7 +34,21 @@ ids2=$(printf '"Once upon a time"\n' | "$BIN" tokenize --model "$M" --add-specia
 txt=$(printf '[1,403,407,261,378]\n' | "$BIN" detokenize --model "$M" --skip-special-tokens)
 [ "$txt" = '"Once upon a time"' ]; check "detokenize ($txt)" $?
 
+# --kv-cache-dtype bf16: the CPU attends over a bf16 KV cache (the text may
+# differ from the f32 golden one, but generation runs to the end).
+out=$("$BIN" generate --model "$M" --prompt "Once upon a time" --max-tokens 30 \
+  --temperature 0 --threads 1 --kv-cache-dtype bf16 2>"$TMP/kv.err"); rc=$?
+[ "$rc" = 0 ] && [ -n "$out" ]; check "generate --kv-cache-dtype bf16 (rc=$rc: $(head -c 200 "$TMP/kv.err"))" $?
+out=$("$BIN" generate --model "$M" --prompt "Once upon a time" --max-tokens 30 \
+  --temperature 0 --threads 1 --kv-cache-dtype f32)
+[ "$out" = "$want" ]; check "--kv-cache-dtype f32 (the cpu default) keeps the golden text" $?
+"$BIN" generate --help | grep -q -- "--kv-cache-dtype"; check "generate --help lists --kv-cache-dtype" $?
+
 # Bad input: one line on stderr, exit code 2, no crash.
+expect_exit2 "unknown kv cache dtype" "$BIN" generate --model "$M" --kv-cache-dtype fp8
+grep -q -- "--kv-cache-dtype: unknown KV cache dtype 'fp8'" "$TMP/err"; check "message names the flag and value" $?
+expect_exit2 "f16 kv cache on cpu" "$BIN" generate --model "$M" --kv-cache-dtype f16
+grep -q "not supported on the cpu backend" "$TMP/err"; check "message names the backend" $?
 expect_exit2 "no command" "$BIN"
 expect_exit2 "unknown command" "$BIN" frobnicate
 expect_exit2 "unknown flag" "$BIN" generate --model "$M" --bogus

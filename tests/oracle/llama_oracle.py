@@ -13,10 +13,14 @@ With --round-bf16-matmul-inputs, the input of every matmul whose weight is
 stored in bfloat16 is first rounded to bfloat16 (nearest even), as llama.cpp
 and infernum's --cpu-matmul-precision bf16 do; everything else is unchanged.
 
+With --round-kv-bf16, every key (after RoPE) and value is rounded to bfloat16
+(nearest even) before attention uses it, as a bf16 KV cache stores them
+(infernum's --kv-cache-dtype bf16); queries and everything else are unchanged.
+
 CLI (stable; see README.md):
   llama_oracle.py --model DIR --tokens "1 403 407" [--tokens "..."]
                   --out logits.json [--compute-dtype float32|float64]
-                  [--round-bf16-matmul-inputs]
+                  [--round-bf16-matmul-inputs] [--round-kv-bf16]
 """
 
 import argparse
@@ -112,11 +116,16 @@ class Weights(dict):
 
     def linear(self, x, name):
         if self.round_bf16_inputs and name in self.bf16:
-            x = x.to(torch.bfloat16).to(x.dtype)
+            x = round_bf16(x)
         return x @ self[name].T
 
 
-def attention(cfg, w, p, h, cos, sin):
+def round_bf16(x):
+    """x rounded to the nearest bfloat16 (ties to even), in x's dtype."""
+    return x.to(torch.bfloat16).to(x.dtype)
+
+
+def attention(cfg, w, p, h, cos, sin, round_kv=False):
     t = h.shape[0]
     hd = cfg.head_dim
     q = w.linear(h, p + "self_attn.q_proj.weight").view(t, cfg.heads, hd).transpose(0, 1)
@@ -127,6 +136,8 @@ def attention(cfg, w, p, h, cos, sin):
         k = rms_norm(k, w[p + "self_attn.k_norm.weight"], cfg.eps)
     q = q * cos + rotate_half(q) * sin
     k = k * cos + rotate_half(k) * sin
+    if round_kv:  # What a bf16 KV cache holds.
+        k, v = round_bf16(k), round_bf16(v)
     n_rep = cfg.heads // cfg.kv_heads
     k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)
     scores = (q @ k.transpose(1, 2)) * (hd ** -0.5)
@@ -143,7 +154,8 @@ def mlp(w, p, h):
     return w.linear(torch.nn.functional.silu(gate) * up, p + "mlp.down_proj.weight")
 
 
-def forward(cfg, weights, tokens, dtype=torch.float32, round_bf16_inputs=False):
+def forward(cfg, weights, tokens, dtype=torch.float32, round_bf16_inputs=False,
+            round_kv=False):
     """Logits [len(tokens), vocab] for one prompt at positions 0..T-1."""
     w = Weights(weights, dtype, round_bf16_inputs)
     ids = torch.tensor(tokens, dtype=torch.int64)
@@ -157,7 +169,7 @@ def forward(cfg, weights, tokens, dtype=torch.float32, round_bf16_inputs=False):
     for i in range(cfg.layers):
         p = f"model.layers.{i}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], cfg.eps)
-        x = x + attention(cfg, w, p, h, cos, sin)
+        x = x + attention(cfg, w, p, h, cos, sin, round_kv)
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], cfg.eps)
         x = x + mlp(w, p, h)
     x = rms_norm(x, w["model.norm.weight"], cfg.eps)
@@ -177,6 +189,8 @@ def main(argv=None):
     ap.add_argument("--compute-dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--round-bf16-matmul-inputs", action="store_true",
                     help="round the input of each bfloat16-weight matmul to bfloat16")
+    ap.add_argument("--round-kv-bf16", action="store_true",
+                    help="round keys (after RoPE) and values to bfloat16, as a bf16 KV cache")
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
     cfg, weights = load_model(args.model)
@@ -184,7 +198,8 @@ def main(argv=None):
     prompts = []
     for text in args.tokens:
         tokens = parse_tokens(text)
-        logits = forward(cfg, weights, tokens, dtype, args.round_bf16_matmul_inputs)
+        logits = forward(cfg, weights, tokens, dtype, args.round_bf16_matmul_inputs,
+                         args.round_kv_bf16)
         prompts.append({
             "tokens": tokens,
             "argmax": logits.argmax(-1).tolist(),
@@ -195,6 +210,7 @@ def main(argv=None):
         "model": os.path.abspath(args.model),
         "compute_dtype": args.compute_dtype,
         "round_bf16_matmul_inputs": args.round_bf16_matmul_inputs,
+        "round_kv_bf16": args.round_kv_bf16,
         "vocab_size": cfg.vocab,
         "prompts": prompts,
     }

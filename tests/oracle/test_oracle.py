@@ -3,7 +3,7 @@
 make_random_llama options, and properties of llama_oracle.forward that an
 independent formulation must share (sharding/dtype invariance, causality,
 GQA == MHA with repeated K/V heads, tied == untied with lm_head = embedding,
-llama3 RoPE frequencies vs Meta's scalar reference formula).
+llama3 RoPE frequencies vs Meta's scalar reference formula, bf16 K/V rounding).
 
   /usr/bin/python3 tests/oracle/test_oracle.py
 """
@@ -148,6 +148,20 @@ class OracleTest(unittest.TestCase):
         cfg.rope_scaling = {"rope_type": "linear", "factor": 4.0}
         for g, b in zip(llama_oracle.rope_inv_freq(cfg).tolist(), base):
             self.assertAlmostEqual(g, b / 4, delta=1e-6 * b)
+
+    def test_round_kv_bf16(self):
+        # Nearest even: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (odd), so 1;
+        # 1 + 3 * 2^-8 ties between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+        x = torch.tensor([1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-7, -3.0], dtype=torch.float64)
+        want = [1.0, 1 + 2**-6, 1 + 2**-7, -3.0]
+        self.assertEqual(llama_oracle.round_bf16(x).tolist(), want)
+        d = make(self.tmp, "kv", "--dtype", "float32", "--shards", "1")
+        cfg, weights = llama_oracle.load_model(d)
+        plain = llama_oracle.forward(cfg, weights, TOKENS, torch.float64)
+        kv = llama_oracle.forward(cfg, weights, TOKENS, torch.float64, round_kv=True)
+        diff = float((plain - kv).abs().max())
+        self.assertGreater(diff, 0)  # The rounding is applied ...
+        self.assertLess(diff, 0.05 * float(plain.abs().max()))  # ... and small.
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 // checks that no KV block leaks. The CUDA graph decode path (plain decode
 // steps padded to a bucket, inputs in a fixed buffer) is checked here too,
 // run eagerly on the CPU: padding must not change any real row's result.
+// So is a bf16 KV cache (--kv-cache-dtype bf16), whose reference is
+// SimpleGenerate on the same bf16 cache dtype.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -95,8 +97,7 @@ void ExpectMatchesReference(const RunResult& run, const Workload& w) {
   }
 }
 
-void RunAllVariants(models::LlamaModel& model, uint64_t seed) {
-  const Workload w = MakeWorkload(model, seed);
+void RunAllVariants(models::LlamaModel& model, const Workload& w) {
   for (const testing::Variant& v : testing::InvarianceVariants()) {
     SCOPED_TRACE(v.name);
     const RunResult run = RunAll(model, v.config, w);
@@ -115,12 +116,31 @@ void RunAllVariants(models::LlamaModel& model, uint64_t seed) {
 
 TEST(EngineInvarianceTest, Stories260K) {
   testing::TestModel m = testing::LoadStories(/*num_threads=*/2);
-  RunAllVariants(*m.model, /*seed=*/11);
+  RunAllVariants(*m.model, MakeWorkload(*m.model, /*seed=*/11));
 }
 
 TEST(EngineInvarianceTest, RandomWeightsBf16) {
   testing::TestModel m = testing::LoadDummy(/*num_threads=*/2);
-  RunAllVariants(*m.model, /*seed=*/12);
+  RunAllVariants(*m.model, MakeWorkload(*m.model, /*seed=*/12));
+}
+
+// Every variant (preemption included) with a bf16 KV cache. The references
+// differ from the f32-KV ones, so the cache dtype really changed.
+TEST(EngineInvarianceTest, Stories260KBf16KvCache) {
+  testing::TestModel m = testing::LoadStories(/*num_threads=*/2);
+  const Workload f32_kv = MakeWorkload(*m.model, /*seed=*/14);
+  ASSERT_TRUE(m.model->SetKvCacheDType(kernels::DType::kBF16).ok());
+  ASSERT_EQ(m.model->MakeKvCacheShape(1, 16).dtype, kernels::DType::kBF16);
+  const Workload w = MakeWorkload(*m.model, /*seed=*/14);
+  int num_differing = 0;
+  for (size_t i = 0; i < w.reference.size(); ++i) {
+    for (size_t j = 0; j < w.reference[i].size(); ++j) {
+      num_differing +=
+          w.reference[i][j].logprob != f32_kv.reference[i][j].logprob;
+    }
+  }
+  EXPECT_GT(num_differing, 0);
+  RunAllVariants(*m.model, w);
 }
 
 // The padded decode path of CUDA graphs, taken eagerly on the CPU

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/status.h"
+#include "models/kv_cache.h"
 
 namespace infernum::worker {
 namespace {
@@ -47,6 +48,9 @@ const std::vector<Setting>& Settings() {
       {"cpu_matmul_precision", &WorkerConfig::cpu_matmul_precision,
        "cpu, bf16 weights: f32 (exact, default) | bf16 (activations rounded "
        "to bf16)"},
+      {"kv_cache_dtype", &WorkerConfig::kv_cache_dtype,
+       "KV cache dtype: auto (the activation dtype: f32 on cpu, bf16 on "
+       "cuda; default) | bf16 (cpu: half the KV memory) | f32"},
       {"listen", &WorkerConfig::listen,
        "host:port (default 0.0.0.0:50051; port 0 = any)"},
       {"worker_id", &WorkerConfig::worker_id,
@@ -292,6 +296,9 @@ absl::Status ValidateWorkerConfig(const WorkerConfig& c) {
   if (c.cpu_matmul_precision != "f32" && c.cpu_matmul_precision != "bf16") {
     return bad(absl::StrCat("cpu_matmul_precision: expected f32 or bf16, got '",
                             c.cpu_matmul_precision, "'"));
+  }
+  if (auto kv = models::ParseKvCacheDType(c.kv_cache_dtype); !kv.ok()) {
+    return bad(absl::StrCat("kv_cache_dtype: ", kv.status().message()));
   }
   if (c.threads < 0 || c.threads > 1024)
     return bad("threads: must be in [0, 1024]");

@@ -23,6 +23,11 @@ struct WorkerConfig {
   // CPU matmuls with bf16 weights: "f32" (exact, default) or "bf16"
   // (activations rounded to bf16, llama.cpp-style; faster batched decode).
   std::string cpu_matmul_precision = "f32";
+  // KV cache dtype: "auto" (the activation dtype: f32 on cpu, bf16 on cuda)
+  // | "bf16" (cpu: half the KV memory and bandwidth per token) | "f32" |
+  // "f16" (see models::ParseKvCacheDType; a dtype the backend does not
+  // support fails at startup, naming the backend).
+  std::string kv_cache_dtype = "auto";
   std::string listen = "0.0.0.0:50051";  // host:port; port 0 = pick a free one.
   std::string worker_id;                 // Default: <hostname>:<bound port>.
   // Prometheus GET /metrics over HTTP on host:port (port 0 = pick a free

@@ -54,6 +54,7 @@ shutdown_grace_seconds: 2.5
 metrics_listen: 0.0.0.0:9090
 gpu_memory_utilization: 0.75
 cuda_graphs: false
+kv_cache_dtype: bf16
 )");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "/models/llama");
@@ -73,6 +74,7 @@ cuda_graphs: false
   EXPECT_EQ(c->metrics_listen, "0.0.0.0:9090");
   EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.75);
   EXPECT_FALSE(c->cuda_graphs);
+  EXPECT_EQ(c->kv_cache_dtype, "bf16");
 }
 
 TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
@@ -87,6 +89,7 @@ TEST(WorkerConfigTest, DefaultsAndDummyConfigAlias) {
   EXPECT_DOUBLE_EQ(c->gpu_memory_utilization, 0.9);
   EXPECT_TRUE(c->cuda_graphs);
   EXPECT_EQ(c->cpu_matmul_precision, "f32");
+  EXPECT_EQ(c->kv_cache_dtype, "auto");
   EXPECT_EQ(ServedModelName(*c), "llama3_8b");
   auto bf16 = WorkerConfigFromYaml("model: m\ncpu_matmul_precision: bf16\n");
   ASSERT_TRUE(bf16.ok()) << bf16.status();
@@ -119,6 +122,8 @@ TEST(WorkerConfigTest, BadYamlNamesTheKey) {
       {"model: m\ngpu_memory_utilization: .nan\n", "gpu_memory_utilization"},
       {"model: m\ncuda_graphs: sometimes\n", "cuda_graphs"},
       {"model: m\ncpu_matmul_precision: int8\n", "cpu_matmul_precision"},
+      {"model: m\nkv_cache_dtype: fp8\n", "kv_cache_dtype"},
+      {"model: m\nkv_cache_dtype: [bf16]\n", "kv_cache_dtype"},
   };
   for (const auto& [yaml, key] : cases) {
     auto c = WorkerConfigFromYaml(yaml);
@@ -148,6 +153,43 @@ TEST(WorkerConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(c->kv_cache_memory, int64_t{1} << 20);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:0");
   EXPECT_TRUE(c->cuda_graphs);
+}
+
+TEST(WorkerConfigTest, KvCacheDTypeFromFileAndFlag) {
+  const std::string path = testing::TempDir() + "/kv_dtype_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "model: /m\nkv_cache_dtype: f32\n";
+  }
+  auto file_only = cli::ParseArgs({"--config", path}, WorkerFlagSpecs());
+  ASSERT_TRUE(file_only.ok()) << file_only.status();
+  auto c = LoadWorkerConfig(*file_only);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kv_cache_dtype, "f32");
+
+  auto overridden = cli::ParseArgs(
+      {"--config", path, "--kv-cache-dtype", "bf16"}, WorkerFlagSpecs());
+  ASSERT_TRUE(overridden.ok()) << overridden.status();
+  c = LoadWorkerConfig(*overridden);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kv_cache_dtype, "bf16");
+
+  // Every name ParseKvCacheDType accepts is a valid setting.
+  for (const char* ok : {"auto", "f32", "bf16", "bfloat16", "f16"}) {
+    auto a = cli::ParseArgs({"--model", "m", "--kv-cache-dtype", ok},
+                            WorkerFlagSpecs());
+    ASSERT_TRUE(a.ok());
+    EXPECT_TRUE(LoadWorkerConfig(*a).ok()) << ok;
+  }
+  auto bad = cli::ParseArgs({"--config", path, "--kv-cache-dtype", "int4"},
+                            WorkerFlagSpecs());
+  ASSERT_TRUE(bad.ok());
+  c = LoadWorkerConfig(*bad);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("kv_cache_dtype"), std::string::npos)
+      << c.status();
+  EXPECT_NE(c.status().message().find("int4"), std::string::npos) << c.status();
 }
 
 TEST(WorkerConfigTest, GpuMemoryFlags) {

@@ -50,6 +50,7 @@ absl::Status WorkerServer::Init(const WorkerConfig& config) {
   setup.backend.name = config.backend;
   setup.backend.num_threads = config.threads;
   setup.backend.cpu_matmul_precision = config.cpu_matmul_precision;
+  setup.kv_cache_dtype = config.kv_cache_dtype;
   // A router needs tokenizer.json (sent in ModelInfo) to serve a real model;
   // random-weight benchmarks from a bare config.json have none.
   setup.need_tokenizer = config.load_format == "auto";
@@ -136,7 +137,8 @@ absl::Status WorkerServer::StartGrpc(const WorkerConfig& config) {
     health->SetServingStatus(true);
   }
   LOG(INFO) << "serving " << model_name_ << " on " << address_ << " ("
-            << ec.num_blocks << " KV blocks of " << ec.block_size
+            << ec.num_blocks << " KV blocks of " << ec.block_size << ", "
+            << kernels::DTypeName(loaded_.model->kv_cache_dtype())
             << ", max_model_len " << ec.max_model_len << ")";
   return absl::OkStatus();
 }
