@@ -207,6 +207,26 @@ void ValuesFixed(const float* p, int64_t p_stride, const AttnBlock& b,
   }
 }
 
+// a[h] += p[h * p_stride] * value row t, for the G heads (one load of the
+// row for all of them).
+template <int DV, int G, class Kv>
+__attribute__((always_inline)) inline void AddValueRow(const float* p,
+                                                       int64_t p_stride,
+                                                       const AttnBlock& b,
+                                                       int64_t t,
+                                                       __m512 (&a)[G][DV]) {
+  const auto* kv = static_cast<const typename Kv::T*>(b.kv) + t * b.kv_stride;
+  __m512 row[DV];
+#pragma GCC unroll 16
+  for (int v = 0; v < DV; ++v) row[v] = Kv::Load(kv + 16 * v);
+#pragma GCC unroll 8
+  for (int h = 0; h < G; ++h) {
+    const __m512 ph = _mm512_set1_ps(p[h * p_stride]);
+#pragma GCC unroll 16
+    for (int v = 0; v < DV; ++v) a[h][v] = _mm512_fmadd_ps(ph, row[v], a[h][v]);
+  }
+}
+
 // ValuesFixed for G heads at once (the query heads of one KV head): each
 // value row is loaded (and widened) once for all of them. Per head the
 // arithmetic is ValuesFixed's exactly (same accumulators, same order).
@@ -222,45 +242,12 @@ void ValuesGrouped(const float* p, int64_t p_stride, const AttnBlock& b,
       a1[h][v] = _mm512_setzero_ps();
     }
   }
-  const auto* kv = static_cast<const typename Kv::T*>(b.kv);
   int64_t t = 0;
   for (; t + 2 <= b.count; t += 2) {
-    __m512 row[DV];
-#pragma GCC unroll 16
-    for (int v = 0; v < DV; ++v)
-      row[v] = Kv::Load(kv + t * b.kv_stride + 16 * v);
-#pragma GCC unroll 8
-    for (int h = 0; h < G; ++h) {
-      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t]);
-#pragma GCC unroll 16
-      for (int v = 0; v < DV; ++v)
-        a0[h][v] = _mm512_fmadd_ps(ph, row[v], a0[h][v]);
-    }
-#pragma GCC unroll 16
-    for (int v = 0; v < DV; ++v) {
-      row[v] = Kv::Load(kv + (t + 1) * b.kv_stride + 16 * v);
-    }
-#pragma GCC unroll 8
-    for (int h = 0; h < G; ++h) {
-      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t + 1]);
-#pragma GCC unroll 16
-      for (int v = 0; v < DV; ++v)
-        a1[h][v] = _mm512_fmadd_ps(ph, row[v], a1[h][v]);
-    }
+    AddValueRow<DV, G, Kv>(p + t, p_stride, b, t, a0);
+    AddValueRow<DV, G, Kv>(p + t + 1, p_stride, b, t + 1, a1);
   }
-  if (t < b.count) {
-    __m512 row[DV];
-#pragma GCC unroll 16
-    for (int v = 0; v < DV; ++v)
-      row[v] = Kv::Load(kv + t * b.kv_stride + 16 * v);
-#pragma GCC unroll 8
-    for (int h = 0; h < G; ++h) {
-      const __m512 ph = _mm512_set1_ps(p[h * p_stride + t]);
-#pragma GCC unroll 16
-      for (int v = 0; v < DV; ++v)
-        a0[h][v] = _mm512_fmadd_ps(ph, row[v], a0[h][v]);
-    }
-  }
+  if (t < b.count) AddValueRow<DV, G, Kv>(p + t, p_stride, b, t, a0);
 #pragma GCC unroll 8
   for (int h = 0; h < G; ++h) {
 #pragma GCC unroll 16
