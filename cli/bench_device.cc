@@ -21,10 +21,13 @@ using kernels::Backend;
 using kernels::DeviceBuffer;
 using kernels::DType;
 
-// Best wall time of `reps` x (iters calls of fn, then Synchronize).
+// One warm-up call of fn, then the best wall time of `reps` x (iters calls
+// of fn, then Synchronize).
 absl::StatusOr<double> BestOf(Backend& backend, int iters, int reps,
                               const std::function<absl::Status()>& fn) {
   kernels::Stream* stream = backend.default_stream();
+  RETURN_IF_ERROR(fn());
+  RETURN_IF_ERROR(backend.Synchronize(stream));
   double best = 0;
   for (int r = 0; r < reps; ++r) {
     const Clock::time_point t0 = Clock::now();
@@ -77,8 +80,6 @@ absl::StatusOr<CopyBandwidth> MeasureDeviceCopyBandwidth(Backend& backend,
   auto copy = [&] {
     return backend.CopyOnDevice(dst.data(), src.data(), buffer_bytes, stream);
   };
-  RETURN_IF_ERROR(copy());  // Warm-up.
-  RETURN_IF_ERROR(backend.Synchronize(stream));
   ASSIGN_OR_RETURN(const double best,
                    BestOf(backend, copies_per_rep, reps, copy));
   CopyBandwidth r;
@@ -177,8 +178,6 @@ absl::StatusOr<GemmPeak> MeasureGemmPeak(Backend& backend,
   p.out = kernels::Tensor(out.data(), act, {shape.m, shape.n});
   kernels::Stream* stream = backend.default_stream();
   auto matmul = [&] { return backend.Matmul(p, stream); };
-  RETURN_IF_ERROR(matmul());  // Warm-up.
-  RETURN_IF_ERROR(backend.Synchronize(stream));
   ASSIGN_OR_RETURN(const double best,
                    BestOf(backend, iters_per_rep, reps, matmul));
   GemmPeak r;
