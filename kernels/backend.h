@@ -38,6 +38,9 @@ class Backend {
   virtual std::string name() const = 0;  // "cpu (avx512, 2 threads)".
   // The dtype activations and the KV cache use on this backend.
   virtual DType activation_dtype() const = 0;
+  // The dtype a weight stored as `stored` gets on this backend: the weight
+  // loader casts to it once at load time. Default: kept as stored.
+  virtual DType WeightDType(DType stored) const { return stored; }
 
   // --- memory and streams ---
   // ResourceExhausted when the device is out of memory.

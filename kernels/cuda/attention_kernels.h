@@ -59,6 +59,9 @@ struct FlashAttentionLaunch {
   int max_query_len;  // Upper bound on any query_len (launch sizing).
 };
 bool FlashAttentionSupported(int head_dim, int group);
+// Dynamic shared memory one block needs at `head_dim` (the launcher opts in
+// above 48 KiB; the device's per-block opt-in limit must hold it).
+size_t FlashAttentionSharedBytes(int head_dim);
 cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p,
                                  cudaStream_t stream);
 

@@ -29,30 +29,35 @@ struct LtPlan;  // Descriptors and algorithm of one shape (cublas_gemm.cc).
 
 class CublasGemm {
  public:
-  // `workspace` (device memory of workspace_bytes) must outlive this object.
+  // Every Run passes a workspace of `workspace_bytes` (the caller keeps one
+  // per stream: GEMMs running at once must not share one).
   static absl::StatusOr<std::unique_ptr<CublasGemm>> Create(
-      void* workspace, size_t workspace_bytes);
+      size_t workspace_bytes);
+  size_t workspace_bytes() const { return workspace_bytes_; }
   ~CublasGemm();
   CublasGemm(const CublasGemm&) = delete;
   CublasGemm& operator=(const CublasGemm&) = delete;
 
-  // Enqueues the product on `stream`. Unimplemented when cuBLASLt has no
-  // algorithm for the shape/alignment (the caller then uses the SIMT GEMM).
+  // Enqueues the product on `stream`, using `workspace` (device memory of
+  // workspace_bytes(), used by no other stream). Unimplemented when cuBLASLt
+  // has no algorithm for the shape/alignment (the caller then uses the SIMT
+  // GEMM). Thread-safe.
   // The row-major product is computed as the column-major
   // out^T[n, m] = op_T(W as k x n)[n, k] * (x as k x m)[k, m].
-  absl::Status Run(const CublasGemmArgs& a, cudaStream_t stream);
+  absl::Status Run(const CublasGemmArgs& a, void* workspace,
+                   cudaStream_t stream);
 
  private:
   using Plan = LtPlan;
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, int>;
-  CublasGemm(void* handle, void* workspace, size_t workspace_bytes);
-  absl::StatusOr<const Plan*> GetPlan(const CublasGemmArgs& a);
+  CublasGemm(void* handle, size_t workspace_bytes);
+  // Shared: a full cache is cleared while other threads may still use a plan.
+  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(const CublasGemmArgs& a);
 
   void* handle_;  // cublasLtHandle_t.
-  void* workspace_;
   size_t workspace_bytes_;
   std::mutex mu_;
-  std::map<Key, std::unique_ptr<Plan>> plans_;
+  std::map<Key, std::shared_ptr<const Plan>> plans_;
 };
 
 }  // namespace infernum::kernels::cuda

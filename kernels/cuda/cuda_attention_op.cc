@@ -57,7 +57,7 @@ absl::Status CheckAttention(const PagedAttentionParams& p) {
         {"out", &p.out}}) {
     RETURN_IF_ERROR(CheckAligned(kOp, name, *t, 16));
   }
-  if (p.q.dim(0) > 0x7fffffff || p.num_seqs > 65535 || nkv > 65535 ||
+  if (p.q.dim(0) > 0x7fffffff || p.num_seqs > 65535 || nh > 65535 ||
       p.k_cache.dim(0) > 0x7fffffff || p.block_tables.dim(1) > 0x7fffffff) {
     return absl::UnimplementedError(
         "PagedAttention on cuda: dimensions too large");
@@ -114,7 +114,7 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
                                              Stream* stream) {
   RETURN_IF_ERROR(CheckAttention(p));
   const int64_t n = p.q.dim(0);
-  if (n == 0) return absl::OkStatus();
+  if (n == 0 || p.q.nbytes() == 0) return absl::OkStatus();  // No heads too.
   const AttentionGeometry g = MakeGeometry(p);
   const cudaStream_t s = native(stream);
   const int64_t row_elems = static_cast<int64_t>(g.num_heads) * g.head_dim;
@@ -136,8 +136,11 @@ absl::Status CudaBackendImpl::PagedAttention(const PagedAttentionParams& p,
     kernel =
         max_q <= 1 ? AttentionKernel::kRowParallel : AttentionKernel::kFlash;
   }
+  // Flash needs its shared-memory layout to fit the device (hd 256 takes
+  // 145 KiB: A100/H100 yes, sm_86/89 no); otherwise the row kernel.
   if (kernel == AttentionKernel::kFlash &&
-      FlashAttentionSupported(g.head_dim, g.num_heads / g.num_kv_heads)) {
+      FlashAttentionSupported(g.head_dim, g.num_heads / g.num_kv_heads) &&
+      FlashAttentionSharedBytes(g.head_dim) <= max_shared_optin_) {
     RETURN_IF_ERROR(CudaStatus(LaunchFlashAttention({g, max_q}, s),
                                "PagedAttention (flash)"));
     return CudaStatus(

@@ -108,17 +108,18 @@ TEST_F(CudaAttentionTest, GqaMixedPrefillDecodeAndChunkedPrefill) {
 }
 
 TEST_F(CudaAttentionTest, MhaMqaAndOddBlockSizes) {
-  CheckAllKernels({4, 4, 64, 3, 60, {{3, 3}, {1, 9}, {65, 70}}});
+  // {3, 0}: a padding sequence with several rows (zeros, also on flash).
+  CheckAllKernels({4, 4, 64, 3, 60, {{3, 3}, {1, 9}, {3, 0}, {65, 70}}});
   CheckAllKernels(
       {8, 1, 128, 32, 24, {{1, 300}, {65, 65}, {1, 33}, {16, 180}}});
   CheckAllKernels({16, 2, 128, 1, 400, {{40, 40}, {1, 120}}});  // block_size 1.
 }
 
 TEST_F(CudaAttentionTest, RowKernelOtherHeadDims) {
-  for (int64_t hd : {8, 96}) {  // No flash kernel for these: row kernel.
-    Check({6, 2, hd, 16, 60, {{9, 30}, {1, 200}, {1, 5}}},
-          AttentionKernel::kAuto);
-  }
+  // hd 8: no flash kernel (head_dim % 16 != 0), so kAuto takes the row
+  // kernel for prefill rows too. hd 96: both kernels.
+  Check({6, 2, 8, 16, 60, {{9, 30}, {1, 200}, {1, 5}}}, AttentionKernel::kAuto);
+  CheckAllKernels({6, 2, 96, 16, 60, {{9, 30}, {1, 200}, {1, 5}}});
 }
 
 TEST_F(CudaAttentionTest, DecodeBatchesAndLongContexts) {
@@ -170,8 +171,9 @@ TEST_F(CudaAttentionTest, RejectsBadShapes) {
   p.k_cache = p.v_cache = GpuPoisoned(kBF16, {4, 2, 3, 8});
   EXPECT_TRUE(gpu()
                   .PagedAttention(p, gs())
-                  .ok());  // Host bounds unknown (0): still fine.
-  p.q = p.out = GpuPoisoned(kBF16, {2, 6, 12});
+                  .ok());                // Host bounds unknown (0): still fine.
+  p.q = GpuPoisoned(kBF16, {2, 6, 12});  // Distinct: q and out may not alias.
+  p.out = GpuPoisoned(kBF16, {2, 6, 12});
   p.k_cache = p.v_cache = GpuPoisoned(kBF16, {4, 2, 3, 12});
   EXPECT_EQ(gpu().PagedAttention(p, gs()).code(),
             absl::StatusCode::kUnimplemented);

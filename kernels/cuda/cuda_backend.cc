@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<CudaBackendImpl>> CudaBackendImpl::Create(
   auto backend = std::unique_ptr<CudaBackendImpl>(
       new CudaBackendImpl(options.device_index));
   backend->num_sms_ = prop.multiProcessorCount;
+  backend->max_shared_optin_ = prop.sharedMemPerBlockOptin;
   backend->name_ =
       absl::StrCat("cuda (", prop.name, ", sm_", prop.major, prop.minor, ", ",
                    prop.multiProcessorCount, " SMs)");
@@ -72,9 +73,12 @@ absl::Status CudaBackendImpl::Init() {
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
       "cudaStreamCreate");
   default_stream_ = std::make_unique<CudaStream>(stream);
-  ASSIGN_OR_RETURN(gemm_workspace_, allocator_.Allocate(kGemmWorkspaceBytes));
-  ASSIGN_OR_RETURN(
-      gemm_, CublasGemm::Create(gemm_workspace_.data(), kGemmWorkspaceBytes));
+  ASSIGN_OR_RETURN(gemm_, CublasGemm::Create(kGemmWorkspaceBytes));
+  // The default stream's GEMM workspace now, so that start-up, not the first
+  // step, is where memory runs out.
+  RETURN_IF_ERROR(
+      Scratch(ScratchSlot::kGemmWorkspace, stream, kGemmWorkspaceBytes)
+          .status());
   return absl::OkStatus();
 }
 

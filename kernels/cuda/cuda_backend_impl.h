@@ -41,7 +41,13 @@ class CudaEvent : public Event {
 };
 
 // Backend-owned device scratch buffers, one per purpose.
-enum class ScratchSlot { kAttention = 0, kSamplingWork, kSamplingIo, kCount };
+enum class ScratchSlot {
+  kAttention = 0,
+  kSamplingWork,
+  kSamplingIo,
+  kGemmWorkspace,  // cuBLASLt's workspace (fixed size, never grows).
+  kCount
+};
 
 class CudaBackendImpl final : public CudaBackend {
  public:
@@ -52,6 +58,11 @@ class CudaBackendImpl final : public CudaBackend {
   DeviceType device_type() const override { return DeviceType::kCuda; }
   std::string name() const override { return name_; }
   DType activation_dtype() const override { return DType::kBF16; }
+  // f16 checkpoints (Llama-2) become bf16, the cuBLASLt path's weight type;
+  // f32 stays exact (tiny models, tests), bf16 as is.
+  DType WeightDType(DType stored) const override {
+    return stored == DType::kF16 ? DType::kBF16 : stored;
+  }
 
   absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
   Stream* default_stream() override { return default_stream_.get(); }
@@ -136,8 +147,8 @@ class CudaBackendImpl final : public CudaBackend {
   PinnedHostAllocator pinned_allocator_;
   std::string name_;
   int num_sms_ = 0;
+  size_t max_shared_optin_ = 0;  // Per-block shared memory limit (opt-in).
   std::unique_ptr<CudaStream> default_stream_;
-  DeviceBuffer gemm_workspace_;
   std::unique_ptr<CublasGemm> gemm_;
   std::mutex scratch_mu_;
   std::map<std::pair<int, cudaStream_t>, DeviceBuffer> scratch_;

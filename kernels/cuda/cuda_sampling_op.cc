@@ -12,7 +12,9 @@
 namespace infernum::kernels::cuda {
 namespace {
 
-constexpr int64_t kMaxVocab = int64_t{1} << 24;  // Fixed-point mass headroom.
+// Fixed-point mass headroom: vocab x 2^40 (one token's largest weight) must
+// stay below 2^64.
+constexpr int64_t kMaxVocab = (int64_t{1} << 24) - 1;
 
 size_t Align16(size_t x) { return (x + 15) / 16 * 16; }
 
@@ -49,7 +51,7 @@ absl::Status CheckSampleInputs(const GpuSamplingInputs& in,
   }
   if (rows > 0 && (vocab == 0 || vocab > kMaxVocab)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("Sample: vocab ", vocab, " not in [1, 2^24]"));
+        absl::StrCat("Sample: vocab ", vocab, " not in [1, 2^24 - 1]"));
   }
   if (in.penalty_tokens.size() != in.penalty_counts.size()) {
     return absl::InvalidArgumentError(

@@ -143,6 +143,10 @@ TEST_F(CudaSamplingTest, TopKKeepsExactlyKWithTiesByLowestId) {
   p.seed = 3;
   p.top_k = 3;  // Keeps 5, 10, 20.
   CheckDistribution(logits, p, {}, {}, "tied top_k");
+  // top_p near 1 needs the whole tied group of what top_k kept: 30 and 40
+  // must stay out.
+  p.top_p = 0.99f;
+  CheckDistribution(logits, p, {}, {}, "tied top_k, then top_p");
 }
 
 TEST_F(CudaSamplingTest, GreedyRowsMatchCpuAndLogprobs) {

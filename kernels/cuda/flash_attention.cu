@@ -261,6 +261,10 @@ bool FlashAttentionSupported(int head_dim, int group) {
          group <= kRows;
 }
 
+size_t FlashAttentionSharedBytes(int head_dim) {
+  return MakeLayout(head_dim).bytes;
+}
+
 cudaError_t LaunchFlashAttention(const FlashAttentionLaunch& p,
                                  cudaStream_t stream) {
   const AttentionGeometry& g = p.g;

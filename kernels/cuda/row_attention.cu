@@ -61,8 +61,9 @@ __device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g,
       UnpackBf16x8(raw[u], kf);
 #pragma unroll
       for (int h = 0; h < kMaxGroup; ++h) {
+        if (h >= b.gcount) break;  // Block-uniform: shuffles stay safe.
         float d = 0.0f;
-        if (h < b.gcount && has_seg) {
+        if (has_seg) {
           const float* qh = q_s + h * g.head_dim + seg * 8;
 #pragma unroll
           for (int e = 0; e < 8; ++e) d += qh[e] * kf[e];
@@ -70,8 +71,7 @@ __device__ __forceinline__ void ScoreChunk(const AttentionGeometry& g,
 #pragma unroll
         for (int o = kTpt / 2; o > 0; o >>= 1)
           d += __shfl_xor_sync(0xffffffffu, d, o);
-        if (seg == 0 && t < c1 && h < b.gcount)
-          logits[h * kChunk + (t - c0)] = d;
+        if (seg == 0 && t < c1) logits[h * kChunk + (t - c0)] = d;
       }
     }
   }
@@ -172,19 +172,33 @@ __device__ __forceinline__ void FinishBlock(const RowAttentionLaunch& p,
                                             const BlockPlan& b,
                                             int64_t head_base,
                                             const RowShared& sh,
-                                            const float (&acc)[kMaxGroup][8]) {
+                                            float (&acc)[kMaxGroup][8]) {
   const int hd = p.g.head_dim;
   const int seg = threadIdx.x % kTpt;
-  if (seg * 8 < hd) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  // Deterministic: sum a warp's position groups with xor shuffles (fixed
+  // order), then add the warps' sums one warp at a time.
 #pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      if (h >= b.gcount) continue;
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h >= b.gcount) break;  // Block-uniform.
 #pragma unroll
-      for (int e = 0; e < 8; ++e)
-        atomicAdd(&sh.acc[h * hd + seg * 8 + e], acc[h][e]);
+    for (int e = 0; e < 8; ++e) {
+#pragma unroll
+      for (int o = kTpt; o < 32; o <<= 1)
+        acc[h][e] += __shfl_xor_sync(0xffffffffu, acc[h][e], o);
     }
   }
-  __syncthreads();
+  for (int w = 0; w < kThreads / 32; ++w) {
+    if (warp == w && lane < kTpt && seg * 8 < hd) {
+#pragma unroll
+      for (int h = 0; h < kMaxGroup; ++h) {
+        if (h >= b.gcount) break;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) sh.acc[h * hd + seg * 8 + e] += acc[h][e];
+      }
+    }
+    __syncthreads();
+  }
   bf16* out = static_cast<bf16*>(p.g.out) + head_base * hd;
   for (int i = threadIdx.x; i < b.gcount * hd; i += kThreads) {
     const int h = i / hd;

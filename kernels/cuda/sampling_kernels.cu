@@ -46,7 +46,8 @@ __device__ void ApplyPenalties(const SamplingLaunch& p,
     if (r != 1.0f && r > 0.0f) v = ClampFinite(v > 0.0f ? v / r : v * r);
     const int32_t count = p.penalty_counts[i];
     if (additive && count > 0) {
-      v -= prm.frequency_penalty * static_cast<float>(count);
+      // __fmul_rn: no FMA contraction, so the rounding equals the CPU's.
+      v -= __fmul_rn(prm.frequency_penalty, static_cast<float>(count));
       v -= prm.presence_penalty;
       v = ClampFinite(v);
     }

@@ -203,7 +203,11 @@ __device__ Cut SelectCut(const float* x, int vocab, Cut eligible, float max,
       kByMass ? FixedWeight(KeyValue(key), max, temperature) : 1ull;
   u64 need = each == 0 ? equal : (remaining + each - 1) / each;
   if (need < 1) need = 1;
-  if (need >= equal) return {key, INT_MAX};
+  // The whole tied group fits: keep it, but only as far as `eligible` does
+  // (top-k may already have cut this value's ties by id).
+  if (need >= equal) {
+    return {key, key == eligible.key ? eligible.id_limit : INT_MAX};
+  }
   return {key, TieLimit(x, vocab, eligible, key, need, sh)};
 }
 

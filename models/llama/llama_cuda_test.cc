@@ -219,8 +219,9 @@ void AddRows(Seq& s, int count, int block_size, int max_blocks,
 }
 
 // The mixed schedule below, with the CUDA model's decode steps (3
-// sequences: bucket 4, context buckets 256 and 512) replayed from CUDA
-// graphs or run eagerly.
+// sequences: bucket 4, context buckets 512 and 768) replayed from CUDA
+// graphs or run eagerly. At 768 the decode attention splits the context
+// (split-K and its reduce kernel, inside the graph).
 class RandomLlamaCudaTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
@@ -237,7 +238,7 @@ TEST_P(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
       LlamaModel::LoadDummy(*config, kernels::DType::kBF16, 5, *gpu);
   ASSERT_TRUE(gpu_model.ok()) << gpu_model.status();
 
-  constexpr int kBlock = 16, kMaxBlocks = 24, kVocab = 2048;
+  constexpr int kBlock = 16, kMaxBlocks = 48, kVocab = 2048;
   DecodeGraphOptions graph_options;
   graph_options.enabled = graphs;
   graph_options.max_batch_size = 8;
@@ -250,11 +251,12 @@ TEST_P(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
       *gpu, (*gpu_model)->MakeKvCacheShape(3 * kMaxBlocks, kBlock));
   ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
 
-  // Sequence A: a 150-token prompt at once; B: 230 tokens in chunks of 97,
-  // 97, 36 (later chunks read earlier ones through the block table); C:
-  // joins late with 20 tokens. Then all decode (the CPU's greedy token).
+  // Sequence A: a 500-token prompt at once (its context crosses 512 after
+  // 12 decode steps); B: 230 tokens in chunks of 97, 97, 36 (later chunks
+  // read earlier ones through the block table); C: joins late with 20
+  // tokens. Then all decode (the CPU's greedy token).
   std::vector<Seq> seqs(3);
-  const int lengths[3] = {150, 230, 20};
+  const int lengths[3] = {500, 230, 20};
   for (int s = 0; s < 3; ++s) {
     seqs[s].first_block = s * kMaxBlocks;
     for (int i = 0; i < lengths[s]; ++i) {
@@ -263,7 +265,7 @@ TEST_P(RandomLlamaCudaTest, LogitsMatchCpuOnMixedSchedule) {
   }
   // Per step: how many rows of each sequence (0 = not in the step).
   const std::vector<std::vector<int>> prefill_steps = {
-      {150, 97, 0}, {0, 97, 20}, {0, 36, 0}};
+      {500, 97, 0}, {0, 97, 20}, {0, 36, 0}};
   int mismatches = 0, step = 0;
   auto run_step = [&](const std::vector<int>& rows) {
     ForwardBatch b;

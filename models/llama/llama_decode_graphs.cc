@@ -58,11 +58,19 @@ Tensor I32View(const kernels::DeviceBuffer& base, size_t offset,
                 {count});
 }
 
-std::vector<const void*> KvAddresses(const KvCache& cache) {
-  std::vector<const void*> out;
-  for (int l = 0; l < cache.shape().num_layers; ++l) {
-    out.push_back(cache.k(l).data);
-    out.push_back(cache.v(l).data);
+// What captured graphs bake in from the KV cache: every layer's K/V address
+// and the shape (a new cache at the same addresses but another size counts
+// as a move).
+std::vector<uintptr_t> KvIdentity(const KvCache& cache) {
+  const KvCacheShape& s = cache.shape();
+  std::vector<uintptr_t> out = {static_cast<uintptr_t>(s.num_blocks),
+                                static_cast<uintptr_t>(s.block_size),
+                                static_cast<uintptr_t>(s.num_kv_heads),
+                                static_cast<uintptr_t>(s.head_dim),
+                                static_cast<uintptr_t>(s.dtype)};
+  for (int l = 0; l < s.num_layers; ++l) {
+    out.push_back(reinterpret_cast<uintptr_t>(cache.k(l).data));
+    out.push_back(reinterpret_cast<uintptr_t>(cache.v(l).data));
   }
   return out;
 }
@@ -88,11 +96,11 @@ absl::StatusOr<Tensor> LlamaModel::ForwardDecodeGraph(const ForwardBatch& batch,
   if (layout.num_elements > g.input_capacity) return Tensor();
   *taken = true;
   RETURN_IF_ERROR(EnsureWorkspace(bucket, bucket, 0));
-  std::vector<const void*> kv = KvAddresses(kv_cache);
-  if (g.workspace_generation != workspace_generation_ || g.kv_addresses != kv) {
+  std::vector<uintptr_t> kv = KvIdentity(kv_cache);
+  if (g.workspace_generation != workspace_generation_ || g.kv_identity != kv) {
     g.cache->Clear();
     g.workspace_generation = workspace_generation_;
-    g.kv_addresses = std::move(kv);
+    g.kv_identity = std::move(kv);
   }
   PackDecodeGraphInputs(batch, layout, &g.host);
   RETURN_IF_ERROR(backend_.CopyToDevice(g.inputs.data(), g.host.data(),

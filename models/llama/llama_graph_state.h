@@ -19,10 +19,11 @@ struct LlamaModel::GraphState {
   kernels::DeviceBuffer inputs;  // The largest layout's i32 arrays.
   size_t input_capacity = 0;     // i32 elements.
   std::vector<int32_t> host;     // Staging for one step's inputs.
-  // What the captured graphs point at: the workspace generation and every
-  // layer's K/V cache address. A change invalidates them.
+  // What the captured graphs point at: the workspace generation, and the KV
+  // cache's shape and every layer's K/V address (KvIdentity in
+  // llama_decode_graphs.cc). A change invalidates them.
   int64_t workspace_generation = -1;
-  std::vector<const void*> kv_addresses;
+  std::vector<uintptr_t> kv_identity;
 };
 
 }  // namespace infernum::models

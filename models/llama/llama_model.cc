@@ -128,7 +128,13 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
   const int64_t vocab = config_.vocab_size;
   const int64_t qkv = config_.q_size() + 2 * config_.kv_size();
   // Measures a layout with a null base, allocates, then carves for real.
-  auto build = [this](kernels::DeviceBuffer& buffer, auto&& layout) {
+  // The old views die with the buffer: the capacity is 0 until the new
+  // buffer is carved (a failed Allocate leaves nothing usable behind), and
+  // the generation moves so that captured graphs are dropped.
+  auto build = [this](kernels::DeviceBuffer& buffer, int& capacity,
+                      auto&& layout) {
+    capacity = 0;
+    ++workspace_generation_;
     buffer.Reset();  // Free first: peak memory stays one workspace.
     Carver measure(nullptr);
     layout(measure);
@@ -139,7 +145,7 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
   };
   if (num_tokens > token_capacity_) {
     const int64_t cap = RoundUp(num_tokens, 64);
-    RETURN_IF_ERROR(build(token_buffer_, [&](Carver& c) {
+    RETURN_IF_ERROR(build(token_buffer_, token_capacity_, [&](Carver& c) {
       act_.residual = c.Take(act_dtype_, cap, h);
       act_.hidden = c.Take(act_dtype_, cap, h);
       act_.normed = c.Take(act_dtype_, cap, h);
@@ -149,11 +155,10 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
       act_.act = c.Take(act_dtype_, cap, inter);
     }));
     token_capacity_ = static_cast<int>(cap);
-    ++workspace_generation_;
   }
   if (num_logits > logits_capacity_) {
     const int64_t cap = RoundUp(num_logits, 8);
-    RETURN_IF_ERROR(build(logits_buffer_, [&](Carver& c) {
+    RETURN_IF_ERROR(build(logits_buffer_, logits_capacity_, [&](Carver& c) {
       out_.residual = c.Take(act_dtype_, cap, h);
       out_.hidden = c.Take(act_dtype_, cap, h);
       out_.normed = c.Take(act_dtype_, cap, h);
@@ -163,10 +168,10 @@ absl::Status LlamaModel::EnsureWorkspace(int num_tokens, int num_logits,
                             : c.Take(DType::kF32, cap, vocab);
     }));
     logits_capacity_ = static_cast<int>(cap);
-    ++workspace_generation_;
   }
   if (num_meta > meta_capacity_) {
     const size_t cap = std::max(num_meta, 2 * meta_capacity_);
+    meta_capacity_ = 0;
     meta_buffer_.Reset();
     ASSIGN_OR_RETURN(meta_buffer_, backend_.Allocate(cap * sizeof(int32_t)));
     meta_capacity_ = cap;

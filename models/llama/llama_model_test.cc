@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/io/test_util.h"
+#include "models/llama/profiling_backend.h"
 
 namespace infernum::models {
 namespace {
@@ -179,6 +180,47 @@ TEST_F(LlamaModelTest, DummyWeightsAreSeededAndScaled) {
   for (int64_t i = 0; i < norm.numel(); ++i) {
     EXPECT_EQ(kernels::Bf16ToF32(norm.as<uint16_t>()[i]), 1.0f);
   }
+}
+
+// The CPU backend, but asking for f16 weights as bf16 (as CUDA does).
+class F16AsBf16Backend : public ProfilingBackend {
+ public:
+  using ProfilingBackend::ProfilingBackend;
+  kernels::DType WeightDType(kernels::DType stored) const override {
+    return stored == kernels::DType::kF16 ? kernels::DType::kBF16 : stored;
+  }
+};
+
+TEST_F(LlamaModelTest, LoaderCastsToTheBackendsWeightDType) {
+  F16AsBf16Backend casting(*backend_);
+  DummyWeightOptions opt;
+  opt.dtype = kernels::DType::kF16;
+  opt.seed = 3;
+  auto f16 = MakeDummyLlamaWeights(SmallConfig(), opt, *backend_);
+  auto bf16 = MakeDummyLlamaWeights(SmallConfig(), opt, casting);
+  ASSERT_TRUE(f16.ok() && bf16.ok()) << bf16.status();
+  EXPECT_EQ(bf16->total_bytes, f16->total_bytes);
+  const auto check = [](const Weight& from, const Weight& to) {
+    ASSERT_EQ(from.tensor.dtype, kernels::DType::kF16);
+    ASSERT_EQ(to.tensor.dtype, kernels::DType::kBF16);
+    ASSERT_EQ(to.tensor.ndim, from.tensor.ndim);
+    for (int d = 0; d < from.tensor.ndim; ++d) {
+      ASSERT_EQ(to.tensor.dim(d), from.tensor.dim(d));
+    }
+    for (int64_t i = 0; i < from.tensor.numel(); ++i) {
+      const float v = kernels::F16ToF32(from.tensor.as<uint16_t>()[i]);
+      ASSERT_EQ(to.tensor.as<uint16_t>()[i], kernels::F32ToBf16(v)) << i;
+    }
+  };
+  check(f16->embed, bf16->embed);
+  check(f16->layers[1].qkv, bf16->layers[1].qkv);  // Fused: 3 parts.
+  check(f16->layers[0].post_norm, bf16->layers[0].post_norm);  // 1-D.
+  check(f16->lm_head, bf16->lm_head);
+  // Other dtypes stay as stored.
+  opt.dtype = kernels::DType::kF32;
+  auto f32 = MakeDummyLlamaWeights(SmallConfig(), opt, casting);
+  ASSERT_TRUE(f32.ok());
+  EXPECT_EQ(f32->layers[0].gate_up.tensor.dtype, kernels::DType::kF32);
 }
 
 class ForwardValidationTest : public LlamaModelTest {

@@ -177,6 +177,10 @@ class WeightBuilder {
   size_t total_bytes() const { return total_bytes_; }
 
  private:
+  // Copies `parts` ([rows_i, cols] of `dtype` each), concatenated, to `dst`.
+  absl::Status CopyParts(const std::vector<Part>& parts, int64_t cols,
+                         DType dtype, void* dst);
+
   TensorProvider& provider_;
   Backend& backend_;
   size_t total_bytes_ = 0;
@@ -196,23 +200,45 @@ absl::StatusOr<Weight> WeightBuilder::Build(const std::vector<Part>& parts) {
     dtypes.push_back(dt);
     rows += p.shape[0];
   }
-  const DType dtype = dtypes[0];
+  const DType stored = dtypes[0];
+  const DType dtype = backend_.WeightDType(stored);
   const bool is_1d = parts[0].shape.size() == 1;
   const int64_t cols = is_1d ? 1 : parts[0].shape[1];
+  const auto tensor = [&](void* data, DType dt) {
+    return is_1d ? kernels::Tensor(data, dt, {rows})
+                 : kernels::Tensor(data, dt, {rows, cols});
+  };
   const size_t bytes = rows * cols * kernels::DTypeSize(dtype);
   Weight w;
   ASSIGN_OR_RETURN(w.buffer, backend_.Allocate(bytes));
-  w.tensor = is_1d ? kernels::Tensor(w.buffer.data(), dtype, {rows})
-                   : kernels::Tensor(w.buffer.data(), dtype, {rows, cols});
-  size_t offset = 0;
-  for (const Part& p : parts) {
-    const size_t part_bytes = p.shape[0] * cols * kernels::DTypeSize(dtype);
-    RETURN_IF_ERROR(provider_.CopyTo(
-        p.name, static_cast<char*>(w.buffer.data()) + offset, part_bytes));
-    offset += part_bytes;
+  w.tensor = tensor(w.buffer.data(), dtype);
+  if (dtype == stored) {
+    RETURN_IF_ERROR(CopyParts(parts, cols, stored, w.buffer.data()));
+  } else {
+    // Cast once on the device. The staging buffer goes back to the backend's
+    // allocator after the cast is enqueued: only later work on the same
+    // (default) stream can reuse it.
+    ASSIGN_OR_RETURN(
+        kernels::DeviceBuffer staging,
+        backend_.Allocate(rows * cols * kernels::DTypeSize(stored)));
+    RETURN_IF_ERROR(CopyParts(parts, cols, stored, staging.data()));
+    RETURN_IF_ERROR(backend_.Cast({tensor(staging.data(), stored), w.tensor},
+                                  backend_.default_stream()));
   }
   total_bytes_ += bytes;
   return w;
+}
+
+absl::Status WeightBuilder::CopyParts(const std::vector<Part>& parts,
+                                      int64_t cols, DType dtype, void* dst) {
+  size_t offset = 0;
+  for (const Part& p : parts) {
+    const size_t part_bytes = p.shape[0] * cols * kernels::DTypeSize(dtype);
+    RETURN_IF_ERROR(
+        provider_.CopyTo(p.name, static_cast<char*>(dst) + offset, part_bytes));
+    offset += part_bytes;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LlamaLayerWeights> BuildLayer(const ModelConfig& c, int layer,

@@ -39,6 +39,9 @@ class ProfilingBackend : public kernels::Backend {
   kernels::DType activation_dtype() const override {
     return inner_.activation_dtype();
   }
+  kernels::DType WeightDType(kernels::DType stored) const override {
+    return inner_.WeightDType(stored);
+  }
   absl::StatusOr<kernels::DeviceBuffer> Allocate(size_t bytes) override {
     return inner_.Allocate(bytes);
   }

@@ -30,7 +30,10 @@
 # Knobs (environment): ROUNDS (3) NUM_PROMPTS (512) CONCURRENCY (64)
 # INPUT_LEN (64) OUTPUT_LEN (64) PIN (auto | 0 | 1) WORKER_CPUS
 # ROUTER_CPUS CLIENT_CPUS (taskset lists, override the layout)
-# WORKER_THREADS, JSON_DIR (keep each round's bench JSON there).
+# WORKER_THREADS, JSON_DIR (keep each round's bench JSON there), MODEL (a
+# model directory: config.json + tokenizer files; default stories260K),
+# WORKER_ARGS (extra worker flags, e.g. "--load-format dummy" for a folder
+# holding a shape's config.json and a tokenizer but no weights).
 # Exit status: 0 when every round completed every request (targets met or
 # not), 1 otherwise.
 set -uo pipefail
@@ -49,6 +52,8 @@ if [ -n "${INFERNUM_BIN:-}" ] && [ -x "$INFERNUM_BIN/infernum-router" ]; then
 fi
 source "$here/cluster_lib.sh"
 e2e_init  # INFERNUM_BIN defaults to bazel-bin; E2E_TMP, cleanup on exit.
+E2E_MODEL="${MODEL:-$E2E_MODEL}"
+read -r -a worker_args <<<"${WORKER_ARGS:-}"
 WORKER_BIN="${WORKER_BIN:-$INFERNUM_BIN/worker/server/infernum-worker}"
 ROUTER_BIN="${ROUTER_BIN:-$INFERNUM_BIN/router/infernum-router}"
 BENCH_BIN="${BENCH_BIN:-$INFERNUM_BIN/cli/infernum}"
@@ -132,7 +137,7 @@ PY
 
 wport=$(e2e_free_port)
 "${WPIN[@]}" "$WORKER_BIN" --model "$E2E_MODEL" --listen "127.0.0.1:$wport" \
-  --threads "$WORKER_THREADS" >"$E2E_TMP/worker.log" 2>&1 &
+  --threads "$WORKER_THREADS" "${worker_args[@]}" >"$E2E_TMP/worker.log" 2>&1 &
 WPID=$!
 E2E_PIDS+=("$WPID")
 e2e_wait_log "$E2E_TMP/worker.log" "infernum-worker listening on" "$WPID" ||
