@@ -15,12 +15,16 @@
 #   tar xJf _out/infernum-bundle.tar.xz -C /tmp
 #   INFERNUM_BIN=/tmp/_bundle/bin tests/e2e/bench_router_overhead.sh
 #
-# CPU layout: with >= 6 usable CPUs the worker, the router and the load
-# generator are pinned (taskset) to disjoint CPUs, whole physical cores
-# each (SMT siblings together): a quarter of the cores each (at least 2)
-# for the worker (which gets --threads = its CPUs) and the router, the rest
-# for the client; e.g. 16 CPUs without SMT: worker 0-3, router 4-7, client
-# 8-15. With fewer they share every CPU (worker --threads 1).
+# CPU layout (taskset), whole physical cores each (SMT siblings together):
+# - >= 6 cores: the worker, the router and the load generator on disjoint
+#   cores: a quarter of the cores each (at least 2) for the worker (which
+#   gets --threads = its CPUs) and the router, the rest for the client; e.g.
+#   16 CPUs without SMT: worker 0-3, router 4-7, client 8-15.
+# - 2 to 5 cores: the worker alone on the first core (--threads 1), the
+#   router and the load generator together on the others. Both runs of a
+#   round then give the worker the same core, and the router competes with
+#   the client, not with the worker.
+# - 1 core, or PIN=0: unpinned, everything shares every CPU.
 #
 # Per round it prints the two runs' p50 TTFT and tokens/s, the delta and
 # ratio, and the router's and worker's CPU time per output token of the
@@ -93,8 +97,11 @@ for c in cpus:
     if g not in cores:
         cores.append(g)
 n = len(cores)
-share = max(n // 4, 2) if n >= 6 else 1
-parts = [cores[:share], cores[share:2 * share], cores[2 * share:]]
+if n >= 6:
+    share = max(n // 4, 2)
+    parts = [cores[:share], cores[share:2 * share], cores[2 * share:]]
+else:  # The router and the client share what the worker leaves.
+    parts = [cores[:1], cores[1:], cores[1:]]
 lists = [",".join(str(c) for g in part for c in g) for part in parts]
 print(len(cpus), *[l or "-" for l in lists])
 PY
@@ -102,7 +109,7 @@ PY
 read -r ncpu lw lr lc < <(layout)
 if [ "$PIN" = auto ]; then
   PIN=0
-  [ "$ncpu" -ge 6 ] && [ "$lc" != - ] && command -v taskset >/dev/null 2>&1 && PIN=1
+  [ "$lc" != - ] && command -v taskset >/dev/null 2>&1 && PIN=1
 fi
 if [ "$PIN" = 1 ]; then
   if [ "$lc" = - ] && [ -z "${WORKER_CPUS:-}${ROUTER_CPUS:-}${CLIENT_CPUS:-}" ]; then
@@ -121,7 +128,7 @@ else
   WORKER_THREADS="${WORKER_THREADS:-1}"
   WPIN=(); RPIN=(); CPIN=()
   echo "layout: unpinned ($ncpu CPUs shared by worker --threads $WORKER_THREADS," \
-    "router and load generator; pinning needs >= 6 CPUs and taskset)"
+    "router and load generator; pinning needs >= 2 cores and taskset)"
 fi
 
 # ---- processes ----
