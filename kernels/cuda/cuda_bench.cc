@@ -59,20 +59,22 @@ class Bench {
     Tensor shape(nullptr, dtype, dims);
     buffers_.push_back(Must(b_.Allocate(shape.nbytes()), "alloc"));
     Tensor t(buffers_.back().data(), dtype, dims);
-    std::vector<uint16_t> half;
-    std::vector<float> f32(t.numel());
+    // Host staging is reused across calls: first-touch of fresh pages is
+    // slow on some VMs (tens of GB over the whole run otherwise).
+    f32_.resize(t.numel());
     uint32_t x = 12345;
-    for (float& v : f32) {
+    for (float& v : f32_) {
       x = x * 1664525u + 1013904223u;
       v = lo + (hi - lo) * static_cast<float>(x >> 8) / 16777216.0f;
     }
-    const void* src = f32.data();
+    const void* src = f32_.data();
     if (dtype == DType::kBF16) {
-      half.resize(f32.size());
-      for (size_t i = 0; i < f32.size(); ++i) half[i] = F32ToBf16(f32[i]);
-      src = half.data();
+      half_.resize(f32_.size());
+      for (size_t i = 0; i < f32_.size(); ++i) half_[i] = F32ToBf16(f32_[i]);
+      src = half_.data();
     }
     Must(b_.CopyToDevice(t.data, src, t.nbytes(), s()), "upload");
+    Must(b_.Synchronize(s()), "sync");  // Before the staging is reused.
     return t;
   }
   Tensor Ints(const std::vector<int32_t>& v,
@@ -97,6 +99,8 @@ class Bench {
   bool quick_;
   std::unique_ptr<Event> start_, end_;
   std::vector<DeviceBuffer> buffers_;
+  std::vector<float> f32_;      // Rand's host staging (reused).
+  std::vector<uint16_t> half_;  // Its bf16 copy.
 };
 
 struct Peaks {
@@ -274,6 +278,8 @@ void Elementwise(Bench& bench, const Peaks& p) {
 
 int Main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  // Line-buffered: a run cut short by a timeout keeps every finished row.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   auto created = CreateCudaBackend({.name = "cuda"});
   if (!created.ok()) {
     std::fprintf(stderr, "cuda_bench: %s\n",

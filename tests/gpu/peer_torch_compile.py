@@ -217,6 +217,47 @@ def copy_bandwidth(device, mib, reps=8):
     return 2.0 * n / best
 
 
+def warm_up(model, tok, args, device):
+    """Compiles (unless --no-compile) and runs the warmup decode steps.
+
+    Tries torch.compile(mode="reduce-overhead") (CUDA graphs), then
+    mode="default", then eager, so that a compiler failure still leaves a
+    figure; returns (step, mode name, next token, position, warmup seconds).
+    """
+    modes = ["eager"] if args.no_compile else ["reduce-overhead", "default",
+                                                "eager"]
+    for mode in modes:
+        step = model if mode == "eager" else torch.compile(
+            model, mode=mode, fullgraph=True)
+        t, p = tok.clone(), torch.tensor([args.prompt_len], device=device)
+        t0 = time.perf_counter()
+        try:
+            for _ in range(args.warmup):
+                t = step(t, p).argmax(-1, keepdim=True)
+                p += 1
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        except Exception as e:  # noqa: BLE001 - any compiler failure.
+            if mode == "eager":
+                raise
+            print(f"note: torch.compile mode={mode} failed: "
+                  f"{type(e).__name__}: {str(e)[:300]}", flush=True)
+            torch._dynamo.reset()
+            continue
+        name = "eager" if mode == "eager" else f"torch.compile {mode}"
+        return step, name, t, p, time.perf_counter() - t0
+    raise AssertionError("unreachable")
+
+
+def cudagraph_skips():
+    """How many times inductor declined CUDA graphs (None if unknown)."""
+    try:
+        from torch._dynamo.utils import counters
+        return int(counters["inductor"]["cudagraph_skips"])
+    except Exception:  # noqa: BLE001 - older or newer torch.
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", help="HF config.json (the model shape)")
@@ -264,17 +305,8 @@ def main():
         with Timer(device) as t_prefill:
             logits = model(tokens, pos)
 
-        step = model if args.no_compile else torch.compile(
-            model, mode="reduce-overhead", fullgraph=True)
-        tok = logits.argmax(-1, keepdim=True)  # [1, 1]
-        p = torch.tensor([args.prompt_len], device=device)
-        t0 = time.perf_counter()
-        for _ in range(args.warmup):
-            tok = step(tok, p).argmax(-1, keepdim=True)
-            p += 1
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        warmup_s = time.perf_counter() - t0
+        first = logits.argmax(-1, keepdim=True)  # [1, 1]
+        step, mode, tok, p, warmup_s = warm_up(model, first, args, device)
         with Timer(device) as t_decode:
             for _ in range(args.decode_steps):
                 tok = step(tok, p).argmax(-1, keepdim=True)
@@ -290,8 +322,7 @@ def main():
     name = "tiny" if args.tiny else args.config
     dev_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else "cpu")
-    print(f"peer             torch {torch.__version__}, "
-          f"{'eager' if args.no_compile else 'torch.compile reduce-overhead'}"
+    print(f"peer             torch {torch.__version__}, {mode}"
           f", static KV cache, bf16, batch 1")
     print(f"model            {name} ({weights / 1e9:.2f} GB weights)")
     print(f"device           {dev_name}")
@@ -310,11 +341,14 @@ def main():
           "embedding row read)")
     print("PEER_JSON " + json.dumps({
         "model": name, "device": dev_name, "torch": torch.__version__,
-        "compiled": not args.no_compile, "prompt_len": args.prompt_len,
+        "compiled": mode != "eager", "mode": mode,
+        "cudagraph_skips": cudagraph_skips(), "prompt_len": args.prompt_len,
         "decode_steps": args.decode_steps, "decode_tok_s": tok_s,
         "copy_bandwidth_gb_s": bw / 1e9, "weight_bytes": weights,
         "kv_bytes_per_token": kv, "roofline_tok_s": roofline,
         "roofline_fraction": tok_s / roofline,
+        # Like infernum's roofline: one embedding row read per token.
+        "roofline_fraction_read": tok_s / roofline_read,
         "prefill_tok_s": args.prompt_len / t_prefill.seconds}))
     return 0
 
