@@ -16,7 +16,8 @@ cd "$(dirname "$0")/../.."
 seconds="${1:-120}"
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(request_fuzz tokenizer_fuzz stream_fuzz)
+[ ${#harnesses[@]} -eq 0 ] &&
+  harnesses=(request_fuzz chat_fuzz tokenizer_fuzz stream_fuzz)
 export INFERNUM_SHARED="${INFERNUM_SHARED:-$(cd .. && pwd)/shared}"
 work=/tmp/infernum-fuzz
 mkdir -p "$work"
@@ -34,6 +35,10 @@ sources() {  # The sources each harness links.
       router/api/errors.cc common/status.cc ;;
     tokenizer_fuzz) echo "${tokenizer_srcs[@]}" common/status.cc ;;
     stream_fuzz) echo "${tokenizer_srcs[@]}" router/api/stop_matcher.cc \
+      common/status.cc ;;
+    chat_fuzz) echo "${tokenizer_srcs[@]}" router/api/openai_request.cc \
+      router/api/json_fields.cc router/api/errors.cc \
+      router/api/chat_template.cc router/api/chat_template_render.cc \
       common/status.cc ;;
     *) echo "unknown harness $1" >&2; return 1 ;;
   esac
