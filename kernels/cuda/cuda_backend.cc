@@ -76,9 +76,9 @@ absl::Status CudaBackendImpl::Init() {
   ASSIGN_OR_RETURN(gemm_, CublasGemm::Create(kGemmWorkspaceBytes));
   // The default stream's GEMM workspace now, so that start-up, not the first
   // step, is where memory runs out.
-  RETURN_IF_ERROR(
-      Scratch(ScratchSlot::kGemmWorkspace, stream, kGemmWorkspaceBytes)
-          .status());
+  ASSIGN_OR_RETURN(
+      default_gemm_workspace_,
+      Scratch(ScratchSlot::kGemmWorkspace, stream, kGemmWorkspaceBytes));
   return absl::OkStatus();
 }
 

@@ -148,6 +148,9 @@ class CudaBackendImpl final : public CudaBackend {
   std::string name_;
   int num_sms_ = 0;
   size_t max_shared_optin_ = 0;  // Per-block shared memory limit (opt-in).
+  // The default stream's kGemmWorkspace scratch (fixed size, so it never
+  // moves): Matmul on that stream skips the scratch lookup.
+  void* default_gemm_workspace_ = nullptr;
   std::unique_ptr<CudaStream> default_stream_;
   std::unique_ptr<CublasGemm> gemm_;
   std::mutex scratch_mu_;

@@ -245,8 +245,11 @@ absl::Status CudaBackendImpl::Matmul(const MatmulParams& p, Stream* stream) {
   if (m == 0 || n == 0) return absl::OkStatus();
   const cudaStream_t s = native(stream);
   if (p.x.dtype == kBF16 && p.w.dtype == kBF16) {
-    ASSIGN_OR_RETURN(void* workspace, Scratch(ScratchSlot::kGemmWorkspace, s,
-                                              gemm_->workspace_bytes()));
+    void* workspace = default_gemm_workspace_;
+    if (s != native(default_stream())) {
+      ASSIGN_OR_RETURN(workspace, Scratch(ScratchSlot::kGemmWorkspace, s,
+                                          gemm_->workspace_bytes()));
+    }
     const absl::Status st =
         gemm_->Run({p.x.data, p.w.data, p.out.data, Elem(p.out.dtype), m, n, k,
                     p.accumulate},
